@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One-command set-up: a virtual environment in .venv holding the CPU build of torch and socius
+# with its development extras. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+# CPU torch goes in first: left to the resolver, an unpinned torch pulls a CUDA build of several GB.
+# On other machines set TORCH_SPEC (and PIP_INDEX_URL, e.g. PyTorch's CPU wheel index) as needed.
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "socius needs Python 3.11+"'
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet "$TORCH_SPEC"
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -c 'import torch, socius; print(f"socius {socius.__version__}, torch {torch.__version__}: ready")'

@@ -1,0 +1,1 @@
+"""The platform: league, data and operations (config, jobs, dashboard, CLI). Imports everything."""

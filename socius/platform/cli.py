@@ -1,0 +1,93 @@
+"""The `socius` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+import socius
+from socius.envs import ScenarioError, ScenarioSpace, classic, classic_names, make_env
+from socius.envs.scenario import Scenario
+
+
+def _scenario_from(args: argparse.Namespace) -> Scenario:
+    if args.name:
+        return classic(args.name)
+    return ScenarioSpace(split=args.split).sample(args.seed)
+
+
+def cmd_scenarios_sample(args: argparse.Namespace) -> int:
+    space = ScenarioSpace(split=args.split)
+    for seed in range(args.seed, args.seed + args.count):
+        print(space.sample(seed).to_json())
+    return 0
+
+
+def cmd_scenarios_classics(args: argparse.Namespace) -> int:
+    for name in classic_names():
+        print(name)
+    return 0
+
+
+def cmd_scenarios_play(args: argparse.Namespace) -> int:
+    """Play one episode with uniformly random actions and print it step by step."""
+    scenario = _scenario_from(args)
+    env = make_env(scenario, render_mode="ansi")
+    rng = np.random.default_rng(args.seed)
+    env.reset(seed=args.seed)
+    print(scenario.to_json())
+    totals = dict.fromkeys(env.possible_agents, 0.0)
+    while env.agents:
+        actions = {a: _random_action(env.action_space(a), rng) for a in env.agents}
+        _, rewards, _, _, infos = env.step(actions)
+        for agent, reward in rewards.items():
+            totals[agent] += reward
+        events = {k: v for k, v in infos[env.possible_agents[0]].items()
+                  if k in ("team_change", "rule_change")}
+        print(env.render(), json.dumps(events) if events else "")
+    print("returns:", {a: round(r, 3) for a, r in totals.items()})
+    return 0
+
+
+def _random_action(space, rng: np.random.Generator):
+    if hasattr(space, "nvec"):
+        return np.array([rng.integers(n) for n in space.nvec])
+    return int(rng.integers(space.n))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socius", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    scenarios = commands.add_parser("scenarios", help="explore the scenario space")
+    verbs = scenarios.add_subparsers(dest="verb", required=True)
+    sample = verbs.add_parser("sample", help="print sampled scenarios as JSON lines")
+    sample.add_argument("--split", default="train", help="train, heldout or all")
+    sample.add_argument("--seed", type=int, default=0, help="first seed")
+    sample.add_argument("--count", type=int, default=1, help="how many scenarios")
+    sample.set_defaults(func=cmd_scenarios_sample)
+    classics = verbs.add_parser("classics", help="list the named textbook games")
+    classics.set_defaults(func=cmd_scenarios_classics)
+    play = verbs.add_parser("play", help="play one random episode and print it")
+    play.add_argument("name", nargs="?", help="a named classic (default: a sampled scenario)")
+    play.add_argument("--split", default="train")
+    play.add_argument("--seed", type=int, default=0)
+    play.set_defaults(func=cmd_scenarios_play)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
