@@ -21,6 +21,7 @@ size plus the number of requests is at most `max_team_size`, else all refused.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,6 @@ from socius.envs.encoding import (
 from socius.envs.families import FAMILIES, GameTable, compile_game
 from socius.envs.scenario import Scenario
 
-_U21 = 1.0 / 2**21
 _MASK21 = np.uint64(2**21 - 1)
 
 
@@ -102,10 +102,16 @@ class BatchedEngine:
         self.any_coalition = bool(self.coalition.any())
         self.any_share = bool((self.team_share > 0).any())
         # Absent seats may only play 0; it points at the zero entries that open the tables.
-        self.action_limit = np.where(self.present, self.n_actions[None, :], 1).astype(np.uint64)
+        self.action_limit = np.where(self.present, self.n_actions[None, :], 1)
         self.move_limit = np.where(self.present & self.coalition[None, :],
-                                   self.n_players[None, :] + 2, 1).astype(np.uint64)
+                                   self.n_players[None, :] + 2, 1)
         self._absent = (~self.present).astype(np.int8)
+        # Events compare 21-bit slices of one random word per step with these integer thresholds
+        # (probabilities resolve to 2^-21). Fixed-horizon instances never end by continuation.
+        self._continue_below = np.where(self.horizon == 0, np.rint(self.continuation * 2**21),
+                                        2**22).astype(np.uint64)
+        self._reteam_below = np.rint(self.p_reteam * 2**21).astype(np.uint64)
+        self._rule_below = np.rint(self.p_rule * 2**21).astype(np.uint64)
 
         # per-instance state
         self.seed = np.zeros(b, np.uint64)
@@ -124,14 +130,17 @@ class BatchedEngine:
         self._code_base = np.zeros((m, b), np.int64)
         self._table_base = np.zeros((m, b), np.int64)
         self._stride = np.zeros((m, b), np.int64)
+        self._own_stride = np.zeros((m, b), np.int64)  # stride, minus 1 for linear games
+        self._linear = np.zeros(b, bool)
+        self._nonlinear = np.zeros(0, np.intp)
         self._is_stock = np.zeros(b, bool)
-        self._time_left = np.zeros(b, np.int64)
+        self._remaining = np.zeros(b, np.int16)  # steps left under a fixed horizon, else 0
+        self._has_horizon = (self.horizon > 0).astype(np.int16)
         # Work buffers for the hot path: fresh 0.5 MB temporaries each step cost page faults.
         self._index = np.zeros((m, b), np.int64)
-        self._code = np.zeros((m, b), np.int64)
-        self._others = np.zeros((m, b), np.int64)
         self._payoff = np.zeros((m, b), np.float32)
         self._team_total = np.zeros((m, b), np.float32)
+        self._same = np.zeros((m, m, b), np.float32)
         self._term = np.zeros((m, b), np.float32)
         self._seats = np.arange(m, dtype=np.int8)[:, None]
         self._max_team = self.max_team.astype(np.int8)
@@ -149,7 +158,7 @@ class BatchedEngine:
         # Both flat tables open with zeros: absent seats index there and read 0.
         code_parts, table_parts = [np.zeros(1, np.int64)], [np.zeros(zero_block)]
         feats = []
-        g_code_off, g_table_off, g_x, g_stock, g_is_stock = [], [], [], [], []
+        g_code_off, g_table_off, g_x, g_stock, g_is_stock, g_linear = [], [], [], [], [], []
         s_base, s_games = [], []
         code_len, table_len = 1, zero_block
         for sc in scenarios:
@@ -163,6 +172,7 @@ class BatchedEngine:
                 g_table_off.append(table_len)
                 g_x.append(table.table.shape[2])
                 g_is_stock.append(table.stock is not None)
+                g_linear.append(table.linear)
                 g_stock.append(table.stock or (1.0, 0.0, 1.0))
                 code_parts.append(table.code.ravel())
                 table_parts.append(table.table.ravel())
@@ -180,6 +190,7 @@ class BatchedEngine:
         self._g_table_off = np.array(g_table_off, np.int64)
         self._g_x = np.array(g_x, np.int64)
         self._g_is_stock = np.array(g_is_stock)
+        self._g_linear = np.array(g_linear)
         self._g_stock = np.array(g_stock, np.float64)
         self._s_game_base = np.array(s_base, np.intp)
         self._s_games = np.array(s_games, np.int64)
@@ -203,19 +214,48 @@ class BatchedEngine:
         self._s_max_team = np.array([sc.max_team_size for sc in scenarios], np.int64)
         self._s_visible = np.array([sc.rules_visible for sc in scenarios])
         self._s_actions = np.array([sc.n_actions for sc in scenarios], np.int64)
+        self._compile_seat_bases(scenarios)
+
+    def _compile_seat_bases(self, scenarios: list[Scenario]) -> None:
+        """Per game and seat, the offsets the payoff lookup needs (absent seats: 0), so a rule
+        change is a few row gathers. Also each scenario's distinct re-teaming partitions."""
+        m, g = self.max_players, len(self._g_x)
+        self._gs_code = np.zeros((g, m), np.int64)
+        self._gs_table = np.zeros((g, m), np.int64)
+        self._gs_stride = np.zeros((g, m), np.int64)
+        self._gs_own_stride = np.zeros((g, m), np.int64)
+        self._gs_rules = np.full((g, m), self.hidden_rules_row, np.int32)
+        parts, part_off, part_count = [], [], []
+        for s, sc in enumerate(scenarios):
+            n, a = sc.n_players, sc.n_actions
+            roles = np.array(sc.roles)
+            for game in range(self._s_game_base[s], self._s_game_base[s] + len(sc.games)):
+                x = self._g_x[game]
+                self._gs_code[game, :n] = self._g_code_off[game] + roles * a
+                self._gs_table[game, :n] = self._g_table_off[game] + roles * a * x
+                self._gs_stride[game, :n] = x
+                self._gs_own_stride[game, :n] = x - self._g_linear[game]
+                if sc.rules_visible:
+                    self._gs_rules[game, :n] = 2 * game + roles
+            table = _partitions(n, tuple(sorted(sc.team_sizes)), m)
+            part_off.append(sum(len(p) for p in parts))
+            part_count.append(len(table))
+            parts.append(table)
+        self._part_table = np.concatenate(parts)
+        self._s_part_off = np.array(part_off, np.int64)
+        self._s_part_count = np.array(part_count, np.uint64)
 
     def _set_game(self, idx: np.ndarray, game: np.ndarray) -> None:
         """Make `game` (global index) the active stage game of instances `idx`."""
         self.game[idx] = game
         self.game_slot[idx] = game - self._s_game_base[self.scenario_of[idx]]
-        present, roles = self.present[:, idx], self.roles[:, idx]
-        self.rules_index[:, idx] = np.where(self.visible[idx], 2 * game + roles,
-                                            self.hidden_rules_row)
-        ra = roles * self.n_actions[idx]
-        x = self._g_x[game]
-        self._code_base[:, idx] = np.where(present, self._g_code_off[game] + ra, 0)
-        self._table_base[:, idx] = np.where(present, self._g_table_off[game] + ra * x, 0)
-        self._stride[:, idx] = np.where(present, x, 0)
+        self.rules_index[:, idx] = self._gs_rules[game].T
+        self._code_base[:, idx] = self._gs_code[game].T
+        self._table_base[:, idx] = self._gs_table[game].T
+        self._stride[:, idx] = self._gs_stride[game].T
+        self._own_stride[:, idx] = self._gs_own_stride[game].T
+        self._linear[idx] = self._g_linear[game]
+        self._nonlinear = np.flatnonzero(~self._linear)
         self._is_stock[idx] = self._g_is_stock[game]
         self.any_stock = bool(self._is_stock.any())
 
@@ -263,10 +303,11 @@ class BatchedEngine:
         rewards = out.rewards
         if self.any_share:
             # A fixed summation order (seat 0, 1, ...) keeps results bit-identical for any B.
-            total, term = self._team_total, self._term
-            np.multiply(same[:, 0], payoff[0], out=total)
+            total, term, same_f = self._team_total, self._term, self._same
+            np.copyto(same_f, same)
+            np.multiply(same_f[:, 0], payoff[0], out=total)
             for seat in range(1, self.max_players):
-                np.multiply(same[:, seat], payoff[seat], out=term)
+                np.multiply(same_f[:, seat], payoff[seat], out=term)
                 total += term
             np.divide(total, np.maximum(team_size, 1), out=rewards)
             rewards -= payoff
@@ -277,13 +318,13 @@ class BatchedEngine:
         self._record(actions)
 
         self.t += 1
+        self._remaining -= self._has_horizon
         word = rng.step_key(self.key, self.t)
         terminated = out.terminated
         np.greater(self.horizon, 0, out=terminated)
         terminated &= self.t >= self.horizon
         if self.any_continuation:
-            u_end = (word >> np.uint64(43)).astype(np.float64) * _U21
-            terminated |= (self.horizon == 0) & (u_end >= self.continuation)
+            terminated |= (word >> np.uint64(43)) >= self._continue_below
         np.greater_equal(self.t, self.max_steps, out=out.truncated)
         out.truncated &= ~terminated
         done = terminated | out.truncated
@@ -295,13 +336,11 @@ class BatchedEngine:
         if self.any_coalition and team_moves is not None:
             self._coalition(team_moves, team_size, done)
         if self.any_reteam:
-            u = ((word >> np.uint64(22)) & _MASK21).astype(np.float64) * _U21
-            idx = np.flatnonzero((u < self.p_reteam) & ~done)
+            idx = np.flatnonzero(((word >> np.uint64(22)) & _MASK21 < self._reteam_below) & ~done)
             if idx.size:
                 self._reteam(idx, word[idx])
         if self.any_rule:
-            u = (word & _MASK21).astype(np.float64) * _U21
-            idx = np.flatnonzero((u < self.p_rule) & ~done)
+            idx = np.flatnonzero((word & _MASK21 < self._rule_below) & ~done)
             if idx.size:
                 self._change_rules(idx, word[idx])
         finished = np.flatnonzero(done)
@@ -314,19 +353,24 @@ class BatchedEngine:
 
     # --- stages of a step -------------------------------------------------------------------
     def _payoffs(self, actions: np.ndarray) -> np.ndarray:
-        index, code, others, payoff = self._index, self._code, self._others, self._payoff
-        np.add(self._code_base, actions, out=index)
-        np.take(self.code_flat, index, out=code, mode="clip")  # indices are valid by construction
-        np.subtract(code.sum(axis=0), code, out=others)
-        np.multiply(self._stride, actions, out=index)
+        # Linear games (code = action): table index = base + a * (stride - 1) + sum of actions.
+        index, payoff = self._index, self._payoff
+        total = actions.sum(axis=0)
+        np.multiply(self._own_stride, actions, out=index)
         index += self._table_base
-        index += others
-        np.take(self.table_flat, index, out=payoff, mode="clip")
-        if self.any_stock:
+        index += total
+        idx = self._nonlinear
+        if idx.size:  # other games look each action's code up
+            acts = actions[:, idx]
+            code = np.take(self.code_flat, self._code_base[:, idx] + acts)
+            others = code.sum(axis=0) - code
+            index[:, idx] = self._table_base[:, idx] + self._stride[:, idx] * acts + others
+        np.take(self.table_flat, index, out=payoff, mode="clip")  # valid by construction
+        if self.any_stock:  # common pool: harvest a units, rationed when demand exceeds the stock
             idx = np.flatnonzero(self._is_stock)
-            demand = code[:, idx].sum(axis=0).astype(np.float64)
+            demand = total[idx].astype(np.float64)
             share = np.minimum(1.0, self.stock[idx] / np.maximum(demand, 1e-12))
-            payoff[:, idx] = (code[:, idx] * share).astype(np.float32)
+            payoff[:, idx] = (actions[:, idx] * share).astype(np.float32)
             self._taken = (idx, np.minimum(demand, self.stock[idx]))
         return payoff
 
@@ -334,40 +378,41 @@ class BatchedEngine:
         m, row, window = self.max_players, self.row, self.layout.history
         if window > 1:
             row[m: window * m] = row[: (window - 1) * m]
-        np.add(actions, 1, out=row[:m], casting="unsafe")
-        row[:m] *= self.row[self.layout.seat_mask: self.layout.seat]
+        row[:m] = actions  # absent seats play 0, so adding the seat mask gives 1 + action or 0
+        row[:m] += row[self.layout.seat_mask: self.layout.seat]
 
     def _coalition(self, moves: np.ndarray, team_size: np.ndarray, done: np.ndarray) -> None:
-        m, teams = self.max_players, self.teams
+        m = self.max_players
         moves = moves.astype(np.int8, copy=False)
-        acting = (moves != 0) & ~done
-        if not acting.any():
+        idx = np.flatnonzero((moves != 0).any(axis=0) & ~done)
+        if not idx.size:
             return
+        # Settle the moves of the instances where some seat moved (columns `idx`) at once.
+        moves = np.take(moves, idx, axis=1)
+        teams = np.take(self.teams, idx, axis=1)
+        team_size = np.take(team_size, idx, axis=1)
         seats = self._seats
-        leave = acting & (moves == 1) & (team_size > 1)
+        leave = (moves == 1) & (team_size > 1)
         target = moves - 2
-        joining = acting & (target >= 0) & (target != teams)
+        joining = (target >= 0) & (target != teams)
         # asks[t, i]: seat i asks to join team t (teams are named by their lowest seat)
         asks = (target[None, :, :] == seats[:, :, None]) & joining[None, :, :]
-        requests = asks.sum(axis=1, dtype=np.int8)  # [team, B]
-        ok = (teams == seats) & (requests > 0) & (team_size + requests <= self._max_team)
+        requests = asks.sum(axis=1, dtype=np.int8)  # [team, k]
+        ok = (teams == seats) & (requests > 0) & (team_size + requests <= self._max_team[idx])
         accepted = (asks & ok[:, None, :]).any(axis=0)
         labels = teams + accepted * (target - teams)
         labels += leave * (m + 1 + seats - labels)
         new = _canonical(labels, m)
-        new += self._absent * (m - new)
+        new += np.take(self._absent, idx, axis=1) * (m - new)
         changed = (new != teams).any(axis=0)
-        self.teams[:] = new
-        self.events |= changed.astype(np.uint8) * EVENT_COALITION
+        self.teams[:, idx] = new
+        self.events[idx[changed]] |= EVENT_COALITION
 
     def _reteam(self, idx: np.ndarray, word: np.ndarray) -> None:
-        m = self.max_players
-        keys = np.stack([rng.words(word, rng.STREAM_PERMUTE + seat) for seat in range(m)])
-        keys[~self.present[:, idx]] = np.uint64(2**64 - 1)
-        order = np.argsort(keys, axis=0, kind="stable")  # order[p] = seat at position p
-        labels = np.empty((m, idx.size), np.int8)
-        np.put_along_axis(labels, order, self._s_slots[self.scenario_of[idx]].T, axis=0)
-        self.teams[:, idx] = np.where(self.present[:, idx], _canonical(labels, m), m)
+        # A uniformly random partition of the seats into teams of the scenario's sizes.
+        s = self.scenario_of[idx]
+        pick = rng.words(word, rng.STREAM_PERMUTE) % self._s_part_count[s]
+        self.teams[:, idx] = self._part_table[self._s_part_off[s] + pick.astype(np.int64)].T
         self.events[idx] |= EVENT_RETEAM
 
     def _change_rules(self, idx: np.ndarray, word: np.ndarray) -> None:
@@ -391,6 +436,7 @@ class BatchedEngine:
         s = self.scenario_of[idx]
         self.key[idx] = rng.episode_key(self.seed[idx], self.episode[idx])
         self.t[idx] = 0
+        self._remaining[idx] = self.horizon[idx]
         self.teams[:, idx] = self._s_initial_teams[s].T
         self._set_game(idx, self._s_game_base[s])
         capacity, _, init = self._g_stock[self.game[idx]].T
@@ -406,9 +452,7 @@ class BatchedEngine:
         np.add(self.teams, 1, out=row[lay.teams: lay.seat_mask], casting="unsafe")
         row[lay.teams: lay.seat_mask] *= row[lay.seat_mask: lay.seat]  # absent seats: 0
         row[lay.events] = self.events
-        np.minimum(self.horizon - self.t, 254, out=self._time_left)
-        self._time_left *= self.horizon > 0
-        row[lay.time_left] = self._time_left
+        np.minimum(self._remaining, 254, out=row[lay.time_left], casting="unsafe")
         if self.any_stock:
             capacity = self._g_stock[self.game, 0]
             level = np.where(self._is_stock & self.visible, self.stock / capacity * 254, 0)
@@ -426,20 +470,37 @@ def _check_moves(what: str, values: np.ndarray, limit: np.ndarray) -> None:
                          f"got {values.shape}")
     if not np.issubdtype(values.dtype, np.integer):
         raise ValueError(f"{what}s must be integers, got dtype {values.dtype}")
-    # One unsigned comparison catches negatives too (they wrap to huge values).
-    unsigned = values.astype(np.int64, copy=False).view(np.uint64)
-    if (unsigned >= limit).any():
-        seat, inst = np.argwhere(unsigned >= limit)[0]
+    if values.min() < 0 or (values >= limit).any():
+        seat, inst = np.argwhere((values < 0) | (values >= limit))[0]
         raise ValueError(f"invalid {what} {values[seat, inst]} for seat {seat} of instance {inst} "
                          f"(valid: 0..{limit[seat, inst] - 1}; absent seats play 0)")
+
+
+@functools.lru_cache(maxsize=256)
+def _partitions(n: int, sizes: tuple[int, ...], m: int) -> np.ndarray:
+    """Every partition of n seats into teams of these sizes, as canonical labels [K, m] (int8)."""
+    found = []
+
+    def grow(labels: list[int], counts: list[int]) -> None:  # restricted growth strings
+        if len(labels) == n:
+            if tuple(sorted(counts)) == sizes:
+                found.append([labels.index(b) for b in labels] + [m] * (m - n))
+            return
+        for block in range(len(counts) + 1):
+            if block == len(counts):
+                grow(labels + [block], counts + [1])
+            elif counts[block] < sizes[-1]:
+                grow(labels + [block], counts[:block] + [counts[block] + 1] + counts[block + 1:])
+
+    grow([], [])
+    return np.array(found, np.int8)
 
 
 def _canonical(labels: np.ndarray, m: int) -> np.ndarray:
     """Relabel teams `[seats, k]` so each team's id is its lowest seat index (int8).
 
-    Arithmetic instead of np.where: on int8 arrays it is about 10x faster here."""
-    canon = np.full(labels.shape, m, np.int8)
-    for seat in range(labels.shape[0]):
-        candidate = (labels == labels[seat]) * np.int8(m - seat)
-        np.minimum(canon, np.int8(m) - candidate, out=canon)
-    return canon
+    The lowest seat j sharing seat i's label is m - max_j([L_j == L_i] * (m - j)): int8
+    arithmetic, several times faster here than np.where or argmax."""
+    weight = (m - np.arange(labels.shape[0], dtype=np.int8))[None, :, None]
+    same = labels[:, None, :] == labels[None, :, :]
+    return np.int8(m) - (same * weight).max(axis=1)

@@ -6,7 +6,7 @@ Two shapes cover every family, and both compile to the same table-driven engine:
   player, ``u_i = 1/(N-1) * sum_{j != i} P[r_i, r_j, a_i, a_j]`` (``r`` are seat roles; most
   families ignore them). For N = 2 this *is* the textbook bimatrix game.
 * **aggregate** families: player i's payoff depends on its own action and on ``x_i``, the sum over
-  the others of an integer ``level[a_j]`` (for example the number of other contributors).
+  the others of their action index (for example the number of others keeping their endowment).
 
 Actions are numbered so that action 0 is the cooperative one wherever a family has one.
 """
@@ -143,11 +143,11 @@ class StagHunt(Family):
             raise ScenarioError(f"{where}: stag hunt needs stag > hare > 0, got {params}")
 
     def aggregate(self, params, n_players):
-        x = np.arange(n_players)  # number of other stag hunters
-        stag = np.where(1 + x >= params["threshold"], params["stag"], 0.0)
+        x = np.arange(n_players)  # number of others hunting hare
+        stag = np.where(n_players - x >= params["threshold"], params["stag"], 0.0)
         hare = np.full(n_players, params["hare"])
         table = np.stack([stag, hare])
-        return np.array([1, 0]), np.stack([table, table])
+        return np.array([0, 1]), np.stack([table, table])
 
     def sample(self, rng, band, n_players):
         return {"stag": 4.0, "hare": round(1.0 + 2.8 * band, 4),
@@ -323,11 +323,12 @@ class PublicGoods(Family):
             raise ScenarioError(f"{where}.mpcr must be in (0, 2], got {params['mpcr']!r}")
 
     def aggregate(self, params, n_players):
-        x = np.arange(n_players)  # number of other contributors
-        contribute = params["mpcr"] * (1 + x)
-        keep = 1.0 + params["mpcr"] * x
+        x = np.arange(n_players)  # number of others keeping their endowment
+        contributors = n_players - 1 - x
+        contribute = params["mpcr"] * (1 + contributors)
+        keep = 1.0 + params["mpcr"] * contributors
         table = np.stack([contribute, keep])
-        return np.array([1, 0]), np.stack([table, table])
+        return np.array([0, 1]), np.stack([table, table])
 
     def sample(self, rng, band, n_players):
         return {"mpcr": round(0.55 + 0.4 * band, 4)}
@@ -504,17 +505,31 @@ def family(name: str, where: str = "game.family") -> Family:
 
 @dataclass(frozen=True)
 class GameTable:
-    """A stage game compiled for N players: payoff_i = U[r_i, a_i, x_i], x_i = sum_{j!=i} code[r_j, a_j]."""
+    """A stage game compiled for N players: payoff_i = U[r_i, a_i, x_i], x_i = sum_{j!=i} code[r_j, a_j].
+
+    `linear` games have code[r, a] = a, so x_i is just the sum of the others' actions: every
+    aggregate family and every role-free two-action pairwise game (x_i = others playing 1)."""
 
     n_actions: int
     code: np.ndarray  # [2, A] int64
     table: np.ndarray  # [2, A, X] float64
     stock: tuple[float, float, float] | None  # (capacity, growth, init) for common_pool
 
+    @property
+    def linear(self) -> bool:
+        return bool((self.code == np.arange(self.n_actions)[None, :]).all())
+
 
 def compile_game(fam: Family, params: dict[str, Any], n_players: int) -> GameTable:
     """Compile a checked game into the engine's table form (see module docstring)."""
     a = fam.n_actions(params)
+    if fam.shape == "pairwise" and a == 2 and not fam.role_of_others:
+        # x_i = number of others playing 1; the other n - 1 - x_i play 0.
+        p = fam.pair_matrix(params)[:, 0]  # [r_i, a_i, a_j]
+        x = np.arange(n_players)
+        table = (p[:, :, :1] * (n_players - 1 - x) + p[:, :, 1:] * x) / (n_players - 1)
+        code = np.tile(np.arange(2, dtype=np.int64), (2, 1))
+        return GameTable(a, code, table, None)
     if fam.shape == "pairwise":
         p = fam.pair_matrix(params)  # [R, R, A, A]
         n_bins = 2 * a if fam.role_of_others else a
