@@ -34,9 +34,24 @@ def episode_key(seed: np.ndarray, episode: np.ndarray) -> np.ndarray:
     return mix(mix(np.asarray(seed, dtype=np.uint64)) ^ np.asarray(episode, dtype=np.uint64))
 
 
-def step_key(key: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """The key of one step of an episode."""
-    return mix(key ^ (np.asarray(step, dtype=np.uint64) * _M2))
+def step_key(key: np.ndarray, step: np.ndarray, out: np.ndarray | None = None,
+             work: np.ndarray | None = None) -> np.ndarray:
+    """The key of one step of an episode (= mix(key ^ step * M2)); `out` and `work`, uint64
+    arrays shaped like `key`, let the engine's hot path run without temporaries."""
+    if out is None or work is None:
+        return mix(key ^ (np.asarray(step, dtype=np.uint64) * _M2))
+    z, tmp = out, work
+    np.copyto(z, step, casting="unsafe")
+    z *= _M2
+    z ^= key
+    z += _GOLDEN
+    for shift, mult in ((_S30, _M1), (_S27, _M2)):
+        np.right_shift(z, shift, out=tmp)
+        z ^= tmp
+        z *= mult
+    np.right_shift(z, _S31, out=tmp)
+    z ^= tmp
+    return z
 
 
 def uniform(key: np.ndarray, stream: int) -> np.ndarray:

@@ -263,3 +263,51 @@ def test_one_layout_serves_every_player_count():
         row = obs["player_0"]["tokens"]
         assert row.shape == (layout.size,)
         assert layout.decode(row)["seat_mask"].sum() == n
+
+
+def test_table_driven_path_matches_the_general_path_bit_for_bit():
+    families = tuple(n for n, f in FAMILIES.items() if f.sampled and n != "common_pool")
+    space = ScenarioSpace(split="all", families=families, max_players=4, p_teams=0.9,
+                          p_reteam_range=(0.05, 0.3), p_coalition=0.6, p_rule_changes=0.8,
+                          p_rule_change_range=(0.05, 0.3), horizon_range=(3, 12), max_steps=30)
+    scenarios = [space.sample(500 + k) for k in range(300)]
+    b = 900
+    which = np.arange(b) % len(scenarios)
+    small = BatchedEngine(scenarios, which, max_players=4)
+    general = BatchedEngine(scenarios, which, max_players=8)
+    assert small.table_driven and not general.table_driven
+    out_small, out_general = small.buffers(), general.buffers()
+    small.reset(np.arange(b), out_small)
+    general.reset(np.arange(b), out_general)
+    rng = np.random.default_rng(1)
+    n = small.n_players
+    coalition = small.coalition
+    changes = 0
+    for _ in range(60):
+        acts = (rng.random((4, b)) * small.n_actions).astype(np.int64) * small.present
+        moves = (rng.random((4, b)) * (n + 2)).astype(np.int64) * small.present * coalition
+        pad = np.zeros((4, b), np.int64)
+        small.step(acts, out_small, moves)
+        general.step(np.vstack([acts, pad]), out_general, np.vstack([moves, pad]))
+        np.testing.assert_array_equal(out_small.rewards, out_general.rewards[:4])
+        np.testing.assert_array_equal(out_small.terminated, out_general.terminated)
+        present = small.present  # absent seats are labelled with the seat capacity (4 or 8)
+        np.testing.assert_array_equal(np.where(present, small.teams, -1),
+                                      np.where(present, general.teams[:4], -1))
+        np.testing.assert_array_equal(small.events, general.events)
+        changes += int((small.events != 0).sum())
+        a, g = small.layout.decode(out_small.tokens.transpose(0, 2, 1)), \
+            general.layout.decode(out_general.tokens.transpose(0, 2, 1))
+        np.testing.assert_array_equal(a["history"], g["history"][:4, :, :, :4])
+        np.testing.assert_array_equal(a["teams"], g["teams"][:4, :, :4])
+        for field in ("events", "time_left", "n_actions", "seat"):
+            np.testing.assert_array_equal(a[field], g[field][:4])
+        np.testing.assert_array_equal(small.rule_table[out_small.rules_index],
+                                      general.rule_table[out_general.rules_index[:4]])
+    assert changes > 1000
+
+
+def test_common_pool_batches_use_the_general_path():
+    engine = BatchedEngine([classic("common_pool__default")], [0, 0])
+    assert not engine.table_driven
+    assert BatchedEngine([classic("prisoners_dilemma__textbook")], [0, 0]).table_driven
