@@ -19,6 +19,7 @@ events             1      bit 0: scheduled re-teaming, bit 1: a coalition move c
 time_left          1      steps left, capped at 254, when the horizon is fixed; 0 = unobserved
 resource           1      common-pool stock as 0..254 of capacity when rules are visible; else 0
 n_actions          1      number of valid game actions (actions >= it are invalid)
+team_moves         1      number of valid team moves: 1 (stay only) or players + 2
 =================  =====  =====================================================================
 
 Rule features (`RULE_FEATURES` = 64 floats, all zero when rules are hidden):
@@ -82,15 +83,19 @@ class ObsLayout:
         return self.seat + 4
 
     @property
-    def size(self) -> int:
+    def team_moves(self) -> int:
         return self.seat + 5
+
+    @property
+    def size(self) -> int:
+        return self.seat + 6
 
     def upper_bounds(self) -> np.ndarray:
         """Exclusive upper bound of every byte (a gymnasium MultiDiscrete nvec)."""
         m = self.max_players
         return np.concatenate([
             np.full(self.history * m, MAX_ACTIONS + 1), np.full(m, m + 1), np.full(m, 2),
-            [m, 8, 255, 255, MAX_ACTIONS + 1],
+            [m, 8, 255, 255, MAX_ACTIONS + 1, m + 3],
         ]).astype(np.int64)
 
     def decode(self, row: np.ndarray) -> dict[str, np.ndarray]:
@@ -105,6 +110,7 @@ class ObsLayout:
             "time_left": row[..., self.time_left],
             "resource": row[..., self.resource],
             "n_actions": row[..., self.n_actions],
+            "team_moves": row[..., self.team_moves],
         }
 
 

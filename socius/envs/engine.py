@@ -379,6 +379,7 @@ class BatchedEngine:
         self.row[:, idx] = 0
         self.row[lay.seat_mask: lay.seat, idx] = self.present[:, idx]
         self.row[lay.n_actions, idx] = self.n_actions[idx]
+        self.row[lay.team_moves, idx] = self.move_limit[0, idx]
         self.events[idx] = 0
 
     # --- observations -------------------------------------------------------------------------

@@ -175,8 +175,9 @@ def test_coalition_rules():
                         team_sizes=(2, 2), team_share=0.5, coalition_moves=True, max_team_size=3,
                         horizon=50)
     env = SociusParallelEnv(scenario)
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     assert env.engine.teams[:4, 0].tolist() == [0, 0, 2, 2]
+    assert env.engine.layout.decode(obs["player_0"]["tokens"])["team_moves"] == 6  # n + 2
     stay = {a: np.array([0, 0]) for a in env.possible_agents}
     # seat 1 leaves its team: a team of one
     _, _, _, _, infos = env.step({**stay, "player_1": np.array([0, 1])})
@@ -300,7 +301,7 @@ def test_table_driven_path_matches_the_general_path_bit_for_bit():
             general.layout.decode(out_general.tokens.transpose(0, 2, 1))
         np.testing.assert_array_equal(a["history"], g["history"][:4, :, :, :4])
         np.testing.assert_array_equal(a["teams"], g["teams"][:4, :, :4])
-        for field in ("events", "time_left", "n_actions", "seat"):
+        for field in ("events", "time_left", "n_actions", "seat"):  # team_moves: n + 2 or 1
             np.testing.assert_array_equal(a[field], g[field][:4])
         np.testing.assert_array_equal(small.rule_table[out_small.rules_index],
                                       general.rule_table[out_general.rules_index[:4]])
