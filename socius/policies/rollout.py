@@ -1,0 +1,253 @@
+"""Collects training data from a `BatchedEngine`: one batched forward pass per policy per step,
+recurrent state and episode boundaries in arrays, GAE in arrays, non-learning seats masked out.
+
+Every (seat, instance) pair is played by one policy: a `SociusNet` or a scripted partner. Pairs
+marked `learn` produce training rows for their net. A share of the learning pairs' episodes
+(`explore_prob`) is played with uniformly random actions: those steps train the theory-of-mind
+head only (they are off-policy, so PPO's `loss_mask` drops them); a head trained only on the
+agent's own play never sees what partners do after unusual moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from socius.envs import BatchedEngine
+from socius.policies.network import SociusNet, flat_observation
+from socius.policies.scripted import ScriptedPartner
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How experience becomes training data."""
+
+    gamma: float = 0.99
+    lam: float = 0.95
+    reward_scale: float = 0.1  # returns near 40 would saturate gradient clipping unscaled
+    explore_prob: float = 0.2
+    max_seq_len: int = 16  # recurrent chunk length
+
+
+@dataclass
+class RolloutBatch:
+    """Training columns for one net, plus what was sampled to make them."""
+
+    columns: dict[str, np.ndarray]
+    recurrent: bool
+    agent_steps: int  # learning rows (before padding)
+    env_agent_steps: int  # seat-steps the engine played for this batch, all seats
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class RolloutCollector:
+    """Plays `engine` with `policies[seat_policy[seat, b]]` in each seat."""
+
+    def __init__(self, engine: BatchedEngine, policies: list[SociusNet | ScriptedPartner],
+                 seat_policy: np.ndarray, learn: np.ndarray,
+                 settings: RolloutSettings | None = None, seed: int = 0):
+        self.engine, self.policies = engine, policies
+        self.settings = settings or RolloutSettings()
+        m, b = engine.max_players, engine.batch_size
+        seat_policy = np.asarray(seat_policy)
+        learn = np.asarray(learn, bool) & engine.present
+        if seat_policy.shape != (m, b) or learn.shape != (m, b):
+            raise ValueError(f"seat_policy and learn must have shape {(m, b)}")
+        self.pairs = []  # per policy: (seats, instances, learn mask)
+        for p, policy in enumerate(policies):
+            seats, inst = np.nonzero((seat_policy == p) & engine.present)
+            is_learning = learn[seats, inst]
+            if is_learning.any() and not isinstance(policy, SociusNet):
+                raise ValueError(f"policy {p} ({type(policy).__name__}) cannot learn")
+            self.pairs.append((seats, inst, is_learning))
+        unassigned = engine.present & ~np.isin(seat_policy, np.arange(len(policies)))
+        if unassigned.any():
+            raise ValueError(f"{int(unassigned.sum())} present seats have no policy")
+        self._rng = np.random.default_rng(seed)
+        self._torch_rng = torch.Generator().manual_seed(seed)
+        self.buffers = engine.buffers()
+        engine.reset(self._rng.integers(0, 2**63, b, dtype=np.uint64), self.buffers)
+        self._state = [torch.zeros(len(s), p.config.core_size) if isinstance(p, SociusNet)
+                       and p.recurrent else None for p, (s, _, _) in zip(policies, self.pairs,
+                                                                          strict=True)]
+        self._memory = [p.new_state(len(s)) if isinstance(p, ScriptedPartner) else None
+                        for p, (s, _, _) in zip(policies, self.pairs, strict=True)]
+        self._explore = [(self._rng.random(len(s)) < self.settings.explore_prob) & lrn
+                         for s, _, lrn in self.pairs]
+        self.episode_returns: list[float] = []
+        self._running_return = np.zeros((m, b))
+
+    def _observe(self, p: int) -> np.ndarray:
+        seats, inst, _ = self.pairs[p]
+        rows = self.buffers.tokens[seats, :, inst]
+        return flat_observation(rows, self.engine.rule_table[self.buffers.rules_index[seats, inst]])
+
+    @torch.no_grad()
+    def collect(self, steps: int) -> dict[int, RolloutBatch]:
+        """Play `steps` steps of every instance; return a batch per learning policy."""
+        eng, cfg = self.engine, self.settings
+        m, b = eng.max_players, eng.batch_size
+        learners = [p for p, (_, _, lrn) in enumerate(self.pairs) if lrn.any()]
+        record = {p: {k: [] for k in ("obs", "actions", "logp", "dist", "value", "reward", "done",
+                                      "tom_actions", "tom_moves", "on_policy", "state")}
+                  for p in learners}
+        for _ in range(steps):
+            actions = np.zeros((m, b), np.int64)
+            moves = np.zeros((m, b), np.int64)
+            outputs = {}
+            for p, policy in enumerate(self.policies):
+                seats, inst, lrn = self.pairs[p]
+                if not len(seats):
+                    continue
+                if isinstance(policy, ScriptedPartner):
+                    rows = self.buffers.tokens[seats, :, inst]
+                    actions[seats, inst] = policy.act_rows(rows, self._memory[p],
+                                                           self._rng.random(len(seats)))
+                    continue
+                obs = self._observe(p)
+                state_before = self._state[p]
+                out = policy(torch.from_numpy(obs), state_before)
+                if policy.recurrent:
+                    self._state[p] = out["state"]
+                act, move, logp = self._sample(out, obs, p)
+                actions[seats, inst], moves[seats, inst] = act, move
+                if p in record:
+                    outputs[p] = (obs, act, move, logp, out, state_before)
+            eng.step(actions, self.buffers, moves if eng.any_coalition else None)
+            done = self.buffers.terminated | self.buffers.truncated
+            self._running_return += self.buffers.rewards
+            for p, (obs, act, move, logp, out, state_before) in outputs.items():
+                seats, inst, lrn = self.pairs[p]
+                rec = record[p]
+                rec["obs"].append(obs[lrn])
+                rec["actions"].append(np.stack([act, move], -1)[lrn])
+                rec["logp"].append(logp[lrn])
+                rec["dist"].append(torch.cat([out["action_logits"], out["team_logits"]],
+                                             -1).numpy()[lrn])
+                rec["value"].append(out["value"].numpy()[lrn])
+                rec["reward"].append(self.buffers.rewards[seats, inst][lrn] * cfg.reward_scale)
+                rec["done"].append(done[inst][lrn])
+                others = (np.arange(m)[None, :] != seats[:, None]) & eng.present[:, inst].T
+                rec["tom_actions"].append(np.where(others, actions[:, inst].T, -1)[lrn])
+                coalition = eng.coalition[inst][:, None]
+                rec["tom_moves"].append(np.where(others & coalition, moves[:, inst].T, -1)[lrn])
+                rec["on_policy"].append(~self._explore[p][lrn])
+                if state_before is not None:
+                    rec["state"].append(state_before.numpy()[lrn])
+            self._end_episodes(done)
+        return {p: self._finish(p, record[p], steps) for p in learners}
+
+    def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):
+        """Sampled (action, team move, log-prob); exploring pairs act uniformly at random."""
+        action_logits, team_logits = out["action_logits"], out["team_logits"]
+        explore = torch.from_numpy(self._explore[p])
+        if explore.any():  # uniform over the valid choices: masked logits stay masked
+            action_logits = torch.where(explore[:, None] & (action_logits > -1e8),
+                                        torch.zeros(()), action_logits)
+            team_logits = torch.where(explore[:, None] & (team_logits > -1e8),
+                                      torch.zeros(()), team_logits)
+        act = torch.multinomial(torch.softmax(action_logits, -1), 1, generator=self._torch_rng)[:, 0]
+        move = torch.multinomial(torch.softmax(team_logits, -1), 1, generator=self._torch_rng)[:, 0]
+        logp = (torch.log_softmax(out["action_logits"], -1).gather(-1, act[:, None])[:, 0]
+                + torch.log_softmax(out["team_logits"], -1).gather(-1, move[:, None])[:, 0])
+        return act.numpy(), move.numpy(), logp.numpy()
+
+    def _end_episodes(self, done: np.ndarray) -> None:
+        if not done.any():
+            return
+        finished = np.flatnonzero(done)
+        present = self.engine.present[:, finished]
+        self.episode_returns.extend(self._running_return[:, finished][present].tolist())
+        self._running_return[:, finished] = 0.0
+        for p, (_, inst, lrn) in enumerate(self.pairs):
+            ended = done[inst]
+            if not ended.any():
+                continue
+            if self._state[p] is not None:
+                self._state[p][torch.from_numpy(ended)] = 0.0
+            draw = self._rng.random(int(ended.sum())) < self.settings.explore_prob
+            self._explore[p][ended] = draw & lrn[ended]
+
+    @torch.no_grad()
+    def _finish(self, p: int, rec: dict[str, list], steps: int) -> RolloutBatch:
+        policy, cfg = self.policies[p], self.settings
+        # bootstrap from the value of the observation after the last step
+        obs = self._observe(p)
+        last = policy(torch.from_numpy(obs), self._state[p])["value"].numpy()[self.pairs[p][2]]
+        arrays = {k: np.stack(v) for k, v in rec.items() if v}  # [T, k, ...]
+        advantages = gae(arrays["reward"], arrays["value"], arrays["done"], last, cfg.gamma, cfg.lam)
+        arrays["advantages"] = advantages
+        arrays["value_targets"] = advantages + arrays["value"]
+        n_rows = arrays["reward"].size
+        stats = {"reward_mean": float(arrays["reward"].mean() / cfg.reward_scale)}
+        env_agent_steps = steps * self.engine.agent_count
+        if policy.recurrent:
+            columns = _chunk(arrays, cfg.max_seq_len)
+        else:
+            columns = {k: v.reshape(-1, *v.shape[2:]) for k, v in arrays.items() if k != "state"}
+            columns["loss_mask"] = columns.pop("on_policy")
+            columns["tom_mask"] = np.ones(n_rows, bool)
+        return RolloutBatch(_rename(columns), policy.recurrent, n_rows, env_agent_steps, stats)
+
+
+def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_value: np.ndarray,
+        gamma: float, lam: float) -> np.ndarray:
+    """Generalized advantage estimates for arrays `[T, k]`; an episode ending at step t (done)
+    does not bootstrap across the boundary (truncation is treated as an end too)."""
+    advantages = np.zeros_like(rewards, dtype=np.float32)
+    running = np.zeros(rewards.shape[1], np.float32)
+    next_value = last_value
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        alive = 1.0 - dones[t].astype(np.float32)
+        delta = rewards[t] + gamma * alive * next_value - values[t]
+        running = delta + gamma * lam * alive * running
+        advantages[t] = running
+        next_value = values[t]
+    return advantages
+
+
+def _chunk(arrays: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
+    """Cut each stream `[T, k]` into zero-padded sequences `[C, length]` that start at episode
+    starts (and every `length` steps), with the recurrent state at each sequence's start."""
+    dones = arrays["done"]
+    t_len, k = dones.shape
+    starts = np.zeros((t_len, k), bool)
+    starts[0] = True
+    starts[1:] = dones[:-1]
+    position = np.zeros((t_len, k), np.int64)
+    run = np.zeros(k, np.int64)
+    for t in range(t_len):
+        run = np.where(starts[t], 0, run + 1)
+        split = run >= length
+        starts[t] |= split
+        run[split] = 0
+        position[t] = run
+    flat_starts = starts.T.ravel()  # stream-major: each stream's steps in order
+    chunk = np.cumsum(flat_starts) - 1
+    n_chunks = int(chunk[-1]) + 1
+    col = position.T.ravel()
+    out = {}
+    for key, value in arrays.items():
+        if key == "state":
+            continue
+        flat = np.swapaxes(value, 0, 1).reshape(k * t_len, *value.shape[2:])
+        padded = np.zeros((n_chunks, length, *value.shape[2:]), value.dtype)
+        padded[chunk, col] = flat
+        out[key] = padded
+    valid = np.zeros((n_chunks, length), bool)
+    valid[chunk, col] = True
+    out["loss_mask"] = out.pop("on_policy") & valid
+    out["tom_mask"] = valid
+    out["seq_lens"] = np.bincount(chunk, minlength=n_chunks).astype(np.int32)
+    state = np.swapaxes(arrays["state"], 0, 1).reshape(k * t_len, -1)
+    out["state_in"] = state[np.flatnonzero(flat_starts)]
+    return out
+
+
+def _rename(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Our record names to RLlib's column names."""
+    names = {"dist": "action_dist_inputs", "logp": "action_logp"}
+    return {names.get(k, k): v for k, v in columns.items() if k not in ("reward", "value", "done")}
+

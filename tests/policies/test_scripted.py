@@ -1,0 +1,83 @@
+"""Scripted partners behave as their definitions say, in 2- and N-player games."""
+
+import numpy as np
+import pytest
+
+from socius.envs import SociusParallelEnv, classic
+from socius.policies.scripted import PARTNERS, make_partner
+
+
+def play(partner, opponent_actions, n_players=2, seat=0, game="prisoners_dilemma__textbook"):
+    """The partner plays `seat`; the other seats play the scripted sequences given."""
+    env = SociusParallelEnv(classic(game, n_players=n_players, horizon=len(opponent_actions)))
+    obs, _ = env.reset(seed=0)
+    partner.reset()
+    mine = []
+    for others in opponent_actions:
+        others = list(others) if isinstance(others, (list, tuple)) else [others]
+        action = partner.act(obs[f"player_{seat}"])
+        mine.append(action)
+        joint = others[:seat] + [action] + others[seat:]
+        obs, *_ = env.step({a: joint[i] for i, a in enumerate(env.possible_agents)})
+    return mine
+
+
+def test_always_cooperate_and_always_defect():
+    assert play(make_partner("always_cooperate"), [1, 1, 0]) == [0, 0, 0]
+    assert play(make_partner("always_defect"), [0, 0, 0]) == [1, 1, 1]
+
+
+def test_tit_for_tat_copies_the_partner():
+    assert play(make_partner("tit_for_tat"), [1, 0, 1, 1, 0]) == [0, 1, 0, 1, 1]
+    assert play(make_partner("tit_for_tat"), [0, 0, 1], seat=1) == [0, 0, 0]
+
+
+def test_tit_for_tat_n_player_threshold():
+    others = [[0, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0], [0, 0, 0]]
+    assert play(make_partner("tit_for_tat", threshold=0.5), others, n_players=4) == [0, 0, 1, 1, 0]
+    assert play(make_partner("tit_for_tat", threshold=1.0), others, n_players=4) == [0, 1, 1, 1, 0]
+
+
+def test_grim_trigger_never_forgives():
+    assert play(make_partner("grim_trigger"), [0, 0, 1, 0, 0, 0]) == [0, 0, 0, 1, 1, 1]
+
+
+def test_grim_trigger_forgets_between_episodes():
+    partner = make_partner("grim_trigger")
+    assert play(partner, [1, 0, 0]) == [0, 1, 1]
+    assert play(partner, [0, 0, 0]) == [0, 0, 0]
+
+
+def test_win_stay_lose_shift():
+    # win (partner cooperated): repeat; loss (partner defected): switch
+    assert play(make_partner("win_stay_lose_shift"), [0, 1, 1, 0, 0]) == [0, 0, 1, 0, 0]
+
+
+def test_fixed_mixed_frequencies():
+    partner = make_partner("fixed_mixed", probs=[0.5, 0.25, 0.25], seed=3)
+    rows = np.zeros((20000, partner.layout.size), np.uint8)
+    rows[:, partner.layout.n_actions] = 3
+    actions = partner.act_rows(rows, partner.new_state(20000), np.random.default_rng(0).random(20000))
+    np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20000, [0.5, 0.25, 0.25],
+                               atol=0.015)
+    with pytest.raises(ValueError, match="probability"):
+        make_partner("fixed_mixed", probs=[0.5, 0.6])
+
+
+def test_uniform_random_stays_in_range():
+    partner = make_partner("uniform_random")
+    rows = np.zeros((3000, partner.layout.size), np.uint8)
+    rows[:, partner.layout.n_actions] = 3
+    actions = partner.act_rows(rows, partner.new_state(3000), np.random.default_rng(0).random(3000))
+    assert set(np.unique(actions)) == {0, 1, 2}
+
+
+def test_support_follows_the_game():
+    pd, rps = classic("prisoners_dilemma__textbook"), classic("rock_paper_scissors__textbook")
+    assert make_partner("tit_for_tat").supports(pd) and not make_partner("tit_for_tat").supports(rps)
+    assert make_partner("fixed_mixed", probs=[0.5, 0.25, 0.25]).supports(rps)
+    assert make_partner("uniform_random").supports(rps)
+    with pytest.raises(ValueError, match="unknown scripted partner"):
+        make_partner("saint")
+    assert set(PARTNERS) >= {"always_cooperate", "always_defect", "tit_for_tat", "grim_trigger",
+                             "win_stay_lose_shift", "fixed_mixed", "uniform_random"}
