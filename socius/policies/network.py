@@ -90,7 +90,9 @@ class SociusNet(nn.Module):
         self.action_head = nn.Linear(c, MAX_ACTIONS)
         self.team_head = nn.Linear(c, cfg.team_moves)
         self.value_head = nn.Linear(c, 1)
-        self.tom_head = nn.Sequential(nn.Linear(c + h, h), nn.ReLU(),
+        # theory of mind reads the core, the predicted seat and the observer's own seat directly
+        # (a partner's next move often answers the observer's last one)
+        self.tom_head = nn.Sequential(nn.Linear(c + 2 * h, h), nn.ReLU(),
                                       nn.Linear(h, MAX_ACTIONS + cfg.team_moves))
 
     @property
@@ -153,7 +155,7 @@ class SociusNet(nn.Module):
         action_valid = torch.arange(MAX_ACTIONS, device=obs.device) < n_actions.unsqueeze(-1)
         team_valid = torch.arange(cfg.team_moves, device=obs.device) < team_moves.unsqueeze(-1)
         tom = self.tom_head(torch.cat([z.unsqueeze(-2).expand(*z.shape[:-1], m, z.shape[-1]),
-                                       seats], -1))
+                                       seats, me.unsqueeze(-2).expand_as(seats)], -1))
         out = {
             "features": z,
             "action_logits": self.action_head(z).masked_fill(~action_valid, MASKED),

@@ -26,7 +26,7 @@ from socius.policies.network import NetConfig, SociusNet
 
 def module_spaces(config: NetConfig) -> tuple[spaces.Box, spaces.MultiDiscrete]:
     """The (observation, action) spaces of a module: flat observations, (action, team move)."""
-    obs = spaces.Box(0.0, 255.0, (config.obs_size,), np.float32)
+    obs = spaces.Box(-16.0, 255.0, (config.obs_size,), np.float32)  # tokens, rule features
     return obs, spaces.MultiDiscrete([MAX_ACTIONS, config.team_moves])
 
 

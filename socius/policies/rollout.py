@@ -47,8 +47,12 @@ class RolloutCollector:
 
     def __init__(self, engine: BatchedEngine, policies: list[SociusNet | ScriptedPartner],
                  seat_policy: np.ndarray, learn: np.ndarray,
-                 settings: RolloutSettings | None = None, seed: int = 0):
+                 settings: RolloutSettings | None = None, seed: int = 0,
+                 log_steps: bool = False):
         self.engine, self.policies = engine, policies
+        self.learn = np.asarray(learn, bool) & engine.present
+        self.log_steps = log_steps  # keep every seat's step in `step_log` (for the rollout lake)
+        self.step_log: dict[str, np.ndarray] = {}
         self.settings = settings or RolloutSettings()
         m, b = engine.max_players, engine.batch_size
         seat_policy = np.asarray(seat_policy)
@@ -93,9 +97,12 @@ class RolloutCollector:
         record = {p: {k: [] for k in ("obs", "actions", "logp", "dist", "value", "reward", "done",
                                       "tom_actions", "tom_moves", "on_policy", "state")}
                   for p in learners}
+        log: dict[str, list] = {}
         for _ in range(steps):
             actions = np.zeros((m, b), np.int64)
             moves = np.zeros((m, b), np.int64)
+            logp_all = np.full((m, b), np.nan, np.float32)
+            value_all = np.full((m, b), np.nan, np.float32)
             outputs = {}
             for p, policy in enumerate(self.policies):
                 seats, inst, lrn = self.pairs[p]
@@ -113,10 +120,22 @@ class RolloutCollector:
                     self._state[p] = out["state"]
                 act, move, logp = self._sample(out, obs, p)
                 actions[seats, inst], moves[seats, inst] = act, move
+                logp_all[seats, inst], value_all[seats, inst] = logp, out["value"].numpy()
                 if p in record:
                     outputs[p] = (obs, act, move, logp, out, state_before)
+            if self.log_steps:
+                before = {"obs": self.buffers.tokens.copy(), "teams": eng.teams.copy(),
+                          "episode": eng.episode.copy(), "step": eng.t.copy(),
+                          "action": actions, "team_move": moves, "action_logp": logp_all,
+                          "value": value_all}
             eng.step(actions, self.buffers, moves if eng.any_coalition else None)
             done = self.buffers.terminated | self.buffers.truncated
+            if self.log_steps:
+                before.update(reward=self.buffers.rewards.copy(),
+                              terminated=self.buffers.terminated.copy(),
+                              truncated=self.buffers.truncated.copy())
+                for key, value in before.items():
+                    log.setdefault(key, []).append(value)
             self._running_return += self.buffers.rewards
             for p, (obs, act, move, logp, out, state_before) in outputs.items():
                 seats, inst, lrn = self.pairs[p]
@@ -137,6 +156,7 @@ class RolloutCollector:
                 if state_before is not None:
                     rec["state"].append(state_before.numpy()[lrn])
             self._end_episodes(done)
+        self.step_log = {k: np.stack(v) for k, v in log.items()}  # [T, M, B, ...] / [T, B]
         return {p: self._finish(p, record[p], steps) for p in learners}
 
     def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):

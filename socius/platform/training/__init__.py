@@ -1,0 +1,1 @@
+"""Training: match tickets, runner actors, the weight pool and the training loop."""

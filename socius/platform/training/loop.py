@@ -1,0 +1,89 @@
+"""The Socius training loop: runners sample match tickets, RLlib's LearnerGroup learns from their
+batches through the object store, new weights go back to the runners by content hash.
+
+Sampling overlaps learning: while the learners update on round k, the runners already play round
+k + 1 with the weights of round k (one update behind, which PPO's ratio clipping absorbs). On a
+machine where the learner is the bottleneck, end-to-end throughput then approaches the
+learner's own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import ray
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from socius.platform.training.tickets import MatchTicket
+from socius.platform.training.weights import WeightsHandle, state_digest
+from socius.policies.trainer import PPOSettings
+
+
+@dataclass
+class LoopResult:
+    """What a run of the loop did, per iteration and in total."""
+
+    iterations: list[dict[str, float]] = field(default_factory=list)
+    agent_steps_sampled: int = 0
+    agent_steps_trained: int = 0
+    seconds: float = 0.0
+
+
+def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
+    """Each member's current weights from the Learner, put once into the object store."""
+    states = learner_group.get_weights(module_ids=members)
+    handles = {}
+    for member in members:
+        state = {k.removeprefix("net."): np.asarray(v) for k, v in states[member].items()}
+        handles[member] = WeightsHandle(state_digest(state), ray.put(state))
+    return handles
+
+
+def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[MatchTicket]]],
+                  iterations: int, ppo: PPOSettings, minibatch_size: int,
+                  frozen: dict[str, WeightsHandle] | None = None,
+                  log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
+    """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k)` gives each runner's
+    tickets for round k; `frozen` holds the weights of members that never learn."""
+    frozen = frozen or {}
+    result, start = LoopResult(), time.perf_counter()
+    learning = sorted(set().union(*(t.members for ts in plan(0) for t in ts)) - set(frozen))
+    weights = {**frozen, **publish(learner_group, learning)}
+
+    def sample(round_: int) -> list:
+        return [runner.run.options(num_returns=2).remote(tickets, weights)
+                for runner, tickets in zip(runners, plan(round_), strict=True)]
+
+    pending = sample(0)
+    for k in range(iterations):
+        t0 = time.perf_counter()
+        batch_refs, stat_refs = (list(x) for x in zip(*pending, strict=True))
+        stats = ray.get(stat_refs)  # env: waiting for the runners
+        t1 = time.perf_counter()
+        if k + 1 < iterations:
+            pending = sample(k + 1)  # runners play the next round while the learners update
+        trained = sum(s["agent_steps_trainable"] for s in stats)
+        result.agent_steps_trained += trained
+        result.agent_steps_sampled += sum(s["agent_steps_sampled"] for s in stats)
+        learner_group.update(batch_refs=batch_refs, minibatch_size=minibatch_size,
+                             num_epochs=ppo.epochs, shuffle_batch_per_epoch=True,
+                             timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: result.agent_steps_trained})
+        t2 = time.perf_counter()
+        weights = {**frozen, **publish(learner_group, learning)}
+        t3 = time.perf_counter()
+        returns = [r for s in stats for r in s["episode_returns"]]
+        metrics = {
+            "iteration": k, "agent_steps_trained": result.agent_steps_trained,
+            "env/wait_seconds": t1 - t0, "env/runner_seconds": max(s["seconds"] for s in stats),
+            "learner/update_seconds": t2 - t1, "learner/sync_seconds": t3 - t2,
+            "env/episode_return_mean": float(np.mean(returns)) if returns else float("nan"),
+        }
+        result.iterations.append(metrics)
+        if log:
+            log(metrics)
+    result.seconds = time.perf_counter() - start
+    return result

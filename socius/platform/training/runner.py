@@ -1,0 +1,143 @@
+"""`Runner`: plays match tickets on one batched engine and returns per-member training batches.
+
+A thin shell around `RolloutCollector` (batched forward passes, GAE in arrays, learn masks),
+plus a weight pool keyed by content hash. As a Ray actor (`RunnerActor`) it hands its batch to
+the learners through the object store. Tickets that repeat the previous call's matches keep the
+same engine, so episodes (and recurrent state) continue across calls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import ray
+import torch
+from ray.rllib.policy.sample_batch import MultiAgentBatch
+
+from socius.envs import BatchedEngine
+from socius.envs.encoding import OBS_VERSION
+from socius.platform.data import schema
+from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket
+from socius.platform.training.weights import WeightPool, WeightsHandle
+from socius.policies.network import NetConfig
+from socius.policies.rollout import RolloutCollector, RolloutSettings
+from socius.policies.scripted import make_partner
+from socius.policies.trainer import to_multi_agent_batch
+
+
+def _resolve(source: Any) -> Any:
+    return ray.get(source) if isinstance(source, ray.ObjectRef) else source
+
+
+class Runner:
+    """Plays `steps` steps of every ticket per `run` call (one engine instance per ticket)."""
+
+    def __init__(self, net_config: NetConfig, steps: int, rollout: RolloutSettings | None = None,
+                 seed: int = 0, record: bool = False, run_id: str = "run"):
+        torch.set_num_threads(1)  # more threads than cores made sampling 10x slower here
+        self.net_config, self.steps = net_config, steps
+        self.rollout = rollout or RolloutSettings()
+        self.seed, self.record, self.run_id = seed, record, run_id
+        self.pool = WeightPool(net_config, fetch=_resolve)
+        self._key: tuple | None = None
+        self._collector: RolloutCollector | None = None
+        self._members: list[str] = []
+        self._calls = 0
+
+    def _build(self, tickets: list[MatchTicket]) -> None:
+        scenarios = list({t.scenario.id: t.scenario for t in tickets}.values())
+        index = {s.id: i for i, s in enumerate(scenarios)}
+        engine = BatchedEngine(scenarios, [index[t.scenario.id] for t in tickets],
+                               max_players=self.net_config.max_players)
+        members = sorted(set().union(*(t.members for t in tickets)))
+        scripted = sorted({s for t in tickets for s in t.seats if s.startswith(SCRIPTED_PREFIX)})
+        ids = {name: i for i, name in enumerate(members + scripted)}
+        m, b = engine.max_players, engine.batch_size
+        seat_policy, learn = np.full((m, b), -1), np.zeros((m, b), bool)
+        for k, ticket in enumerate(tickets):
+            for seat, member in enumerate(ticket.seats):
+                seat_policy[seat, k] = ids[member]
+                learn[seat, k] = ticket.learn[seat]
+        partners = [make_partner(s.removeprefix(SCRIPTED_PREFIX), layout=engine.layout)
+                    for s in scripted]
+        placeholders = [self.pool.net(WeightsHandle("init", _initial_state(self.net_config)))
+                        for _ in members]
+        self._collector = RolloutCollector(engine, placeholders + partners, seat_policy, learn,
+                                           self.rollout, seed=self.seed + 7919 * self._calls,
+                                           log_steps=self.record)
+        self._members = members
+        self._tickets = tickets
+
+    def run(self, tickets: list[MatchTicket], weights: dict[str, WeightsHandle]
+            ) -> tuple[MultiAgentBatch | None, dict[str, Any]]:
+        """Play the tickets with these member weights; return (batch for the learners, stats).
+        With `record`, `stats["steps"]` holds every seat's steps as an Arrow record batch in
+        the rollout schema."""
+        start = time.perf_counter()
+        key = tuple((t.scenario.id, t.seats, t.learn) for t in tickets)
+        if key != self._key:
+            self._build(tickets)
+            self._key = key
+        collector = self._collector
+        for i, member in enumerate(self._members):
+            if member not in weights:
+                raise KeyError(f"no weights for league member {member!r}")
+            collector.policies[i] = self.pool.net(weights[member])
+        batches = collector.collect(self.steps)
+        self._calls += 1
+        by_member = {self._members[i]: b for i, b in batches.items()}
+        trained = sum(b.agent_steps for b in by_member.values())
+        stats = {
+            "agent_steps_sampled": self.steps * collector.engine.agent_count,
+            "agent_steps_trainable": trained,
+            "seconds": time.perf_counter() - start,
+            "episode_returns": collector.episode_returns[-1000:],
+            "weight_fetches": self.pool.fetches,
+        }
+        collector.episode_returns.clear()
+        if self.record:
+            stats["steps"] = self.step_record()
+        if not by_member:
+            return None, stats
+        return to_multi_agent_batch(by_member, self.rollout.max_seq_len), stats
+
+
+    def step_record(self) -> pa.RecordBatch:
+        """The last call's steps, one row per present seat and step (`data.schema`)."""
+        log, tickets = self._collector.step_log, self._tickets
+        present = self._collector.engine.present  # [M, B]
+        t_len = log["action"].shape[0]
+        t_idx, seat, inst = np.nonzero(np.broadcast_to(present, (t_len, *present.shape)))
+        members = np.array([list(t.seats) + [""] * (present.shape[0] - len(t.seats))
+                            for t in tickets]).T  # [M, B]
+        columns = {
+            schema.RUN_ID: [self.run_id] * len(seat),
+            schema.MATCH_ID: np.array([t.match_id for t in tickets])[inst],
+            schema.EPISODE: log["episode"][t_idx, inst],
+            schema.STEP: log["step"][t_idx, inst],
+            schema.SCENARIO_ID: np.array([t.scenario.id for t in tickets])[inst],
+            schema.SEAT: seat,
+            schema.MEMBER: members[seat, inst],
+            schema.TEAM: log["teams"][t_idx, seat, inst],
+            schema.OBS: log["obs"][t_idx, seat, :, inst],
+            schema.ACTION: log["action"][t_idx, seat, inst],
+            schema.TEAM_MOVE: log["team_move"][t_idx, seat, inst],
+            schema.REWARD: log["reward"][t_idx, seat, inst],
+            schema.TERMINATED: log["terminated"][t_idx, inst],
+            schema.TRUNCATED: log["truncated"][t_idx, inst],
+            schema.ACTION_LOGP: log["action_logp"][t_idx, seat, inst],
+            schema.VALUE: log["value"][t_idx, seat, inst],
+            schema.LEARN: self._collector.learn[seat, inst],
+        }
+        return schema.step_batch(columns, OBS_VERSION)
+
+
+def _initial_state(config: NetConfig) -> dict[str, torch.Tensor]:
+    from socius.policies.network import SociusNet
+    return SociusNet(config).state_dict()
+
+
+RunnerActor = ray.remote(num_cpus=1)(Runner)

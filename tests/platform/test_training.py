@@ -1,0 +1,162 @@
+"""The training loop: runners act exactly as the per-agent reference, reuse weights by hash,
+and PPO through runner actors and the LearnerGroup still learns the prisoner's dilemma."""
+
+import numpy as np
+import pytest
+import torch
+
+from socius.envs import ScenarioSpace, classic
+from socius.platform.training.runner import Runner
+from socius.platform.training.tickets import MatchTicket
+from socius.platform.training.weights import WeightPool, WeightsHandle, state_digest
+from socius.policies.evaluate import play_against
+from socius.policies.network import NetConfig, SociusNet
+from socius.policies.scripted import make_partner
+
+
+def weights_of(net):
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    return WeightsHandle(state_digest(state), state)
+
+
+def mixed_tickets(count=24):
+    space = ScenarioSpace(max_players=4, p_coalition=0.5, families=(
+        "prisoners_dilemma", "public_goods", "stag_hunt", "rock_paper_scissors"))
+    tickets = []
+    for k in range(count):
+        sc = space.sample(k)
+        seats = tuple("main_0" if i % 2 == 0 else ("main_1" if sc.n_actions != 2
+                                                   else "scripted:tit_for_tat")
+                      for i in range(sc.n_players))
+        learn = tuple(s == "main_0" for s in seats)
+        tickets.append(MatchTicket(f"m{k}", sc, seats, learn, seed=k))
+    return tickets
+
+
+@pytest.mark.parametrize("core", ["mlp", "gru"])
+def test_runner_matches_the_per_agent_reference(core):
+    torch.manual_seed(0)
+    config = NetConfig(max_players=4, core=core)
+    nets = {"main_0": SociusNet(config).eval(), "main_1": SociusNet(config).eval()}
+    weights = {m: weights_of(n) for m, n in nets.items()}
+    runner = Runner(config, steps=20, seed=3)
+    batch, stats = runner.run(mixed_tickets(), weights)
+    assert set(batch.policy_batches) == {"main_0"}  # main_1 plays but never learns here
+    columns = {k: (v.numpy() if hasattr(v, "numpy") else v)
+               for k, v in batch.policy_batches["main_0"].items() if k != "state_in"}
+    net = nets["main_0"]
+    values = columns["value_targets"] - columns["advantages"]
+    with torch.no_grad():
+        if core == "mlp":  # one agent-step at a time
+            for i in range(0, len(columns["obs"]), 7):
+                out = net(torch.from_numpy(columns["obs"][i:i + 1]))
+                logits = torch.cat([out["action_logits"], out["team_logits"]], -1)[0].numpy()
+                np.testing.assert_allclose(logits, columns["action_dist_inputs"][i], atol=1e-5)
+                a, move = columns["actions"][i]
+                logp = (torch.log_softmax(out["action_logits"][0], -1)[a]
+                        + torch.log_softmax(out["team_logits"][0], -1)[move])
+                assert abs(float(logp) - columns["action_logp"][i]) < 1e-5
+                assert abs(float(out["value"][0]) - values[i]) < 1e-5
+        else:  # each sequence one step at a time from its recorded starting state
+            state_in = batch.policy_batches["main_0"]["state_in"]["h"]
+            for c in range(0, len(columns["seq_lens"]), 5):
+                state = state_in[c:c + 1]
+                for t in range(int(columns["seq_lens"][c])):
+                    out = net(torch.from_numpy(columns["obs"][c, t][None]), state)
+                    state = out["state"]
+                    logits = torch.cat([out["action_logits"], out["team_logits"]], -1)[0]
+                    np.testing.assert_allclose(logits.numpy(), columns["action_dist_inputs"][c, t],
+                                               atol=1e-5)
+                    assert abs(float(out["value"][0]) - values[c, t]) < 1e-5
+    assert stats["agent_steps_trainable"] == int(np.sum(columns["tom_mask"]))
+
+
+def test_same_seed_tickets_and_weights_give_the_same_batch():
+    torch.manual_seed(1)
+    config = NetConfig(max_players=4, core="mlp")
+    weights = {"main_0": weights_of(SociusNet(config)), "main_1": weights_of(SociusNet(config))}
+    first, _ = Runner(config, steps=12, seed=5).run(mixed_tickets(), weights)
+    second, _ = Runner(config, steps=12, seed=5).run(mixed_tickets(), weights)
+    for key in ("obs", "actions", "action_logp", "advantages"):
+        assert torch.equal(first.policy_batches["main_0"][key],
+                           second.policy_batches["main_0"][key]), key
+
+
+def test_weight_pool_fetches_each_hash_once():
+    config = NetConfig(max_players=2, core="mlp")
+    fetched = []
+    pool = WeightPool(config, capacity=2, fetch=lambda source: fetched.append(1) or source)
+    a, b = weights_of(SociusNet(config)), weights_of(SociusNet(config))
+    assert pool.net(a) is pool.net(a) and len(fetched) == 1
+    pool.net(b)
+    pool.net(a)
+    assert len(fetched) == 2
+    c = weights_of(SociusNet(config))
+    pool.net(c)  # capacity 2: b (least recently used) goes
+    pool.net(b)
+    assert len(fetched) == 4
+
+
+def test_tickets_are_validated():
+    pd = classic("prisoners_dilemma__textbook")
+    with pytest.raises(ValueError, match="2 players need 2 seats"):
+        MatchTicket("m", pd, ("a",), (True,))
+    with pytest.raises(ValueError, match="cannot learn"):
+        MatchTicket("m", pd, ("a", "scripted:tit_for_tat"), (True, True))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session):
+    from socius.platform.training.loop import training_loop
+    from socius.platform.training.runner import RunnerActor
+    from socius.policies.trainer import PPOSettings, build_learner_group, learner_weights
+
+    ipd = classic("prisoners_dilemma__textbook", horizon=None, continuation=0.95)
+    tickets = []
+    for b in range(128):
+        partner = "scripted:tit_for_tat" if (b // 2) % 2 == 0 else "scripted:always_defect"
+        seats = ("main_0", partner) if b % 2 == 0 else (partner, "main_0")
+        tickets.append(MatchTicket(f"m{b}", ipd, seats, tuple(s == "main_0" for s in seats)))
+    config, ppo = NetConfig(core="gru"), PPOSettings()
+    torch.manual_seed(0)
+    group = build_learner_group(config, ppo, 200_000, module_ids=("main_0",))
+    runners = [RunnerActor.remote(config, 32, seed=0)]
+    result = training_loop(group, runners, lambda k: [tickets], 49, ppo, minibatch_size=1024)
+    assert result.agent_steps_trained >= 200_000
+    net = SociusNet(config)
+    net.load_state_dict(learner_weights(group, "main_0"))
+    net.eval()
+    with_tft = play_against(net, ipd, make_partner("tit_for_tat"), 200, seed=1)
+    with_alld = play_against(net, ipd, make_partner("always_defect"), 200, seed=2)
+    assert with_tft.action_freq[0] >= 0.9 and with_alld.action_freq[1] >= 0.9
+    group.shutdown()
+
+
+def test_runner_records_every_seat_step_in_the_rollout_schema():
+    from socius.platform.data import schema
+
+    torch.manual_seed(2)
+    config = NetConfig(max_players=4, core="mlp")
+    weights = {"main_0": weights_of(SociusNet(config)), "main_1": weights_of(SociusNet(config))}
+    tickets = mixed_tickets(12)
+    runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a")
+    batch, stats = runner.run(tickets, weights)
+    steps = stats["steps"]
+    assert steps.schema.metadata[b"socius.rollout_schema"] == b"1"
+    seats = sum(t.scenario.n_players for t in tickets)
+    assert steps.num_rows == 10 * seats
+    table = steps.to_pydict()
+    learn = np.array(table[schema.LEARN])
+    assert learn.sum() == stats["agent_steps_trainable"]
+    members = np.array(table[schema.MEMBER])
+    assert set(members[learn]) == {"main_0"}
+    scripted = np.char.startswith(members.astype(str), "scripted:")
+    assert np.isnan(np.array(table[schema.ACTION_LOGP])[scripted]).all()
+    assert np.isfinite(np.array(table[schema.ACTION_LOGP])[~scripted]).all()
+    # learning rows carry the same log-probs as the training batch, in the same order per step
+    logp = np.array(table[schema.ACTION_LOGP])[learn]
+    assert np.allclose(np.sort(logp), np.sort(batch.policy_batches["main_0"]["action_logp"].numpy()))
+    # each row's observation is the encoding's token row, as long as the layout says
+    assert {len(o) for o in table[schema.OBS]} == {config.layout.size}
+    assert set(table[schema.MATCH_ID]) == {t.match_id for t in tickets}
