@@ -79,18 +79,18 @@ def rllib_baseline(iterations: int) -> tuple[float, float]:
     return sampled, trained
 
 
-def tickets() -> list[MatchTicket]:
+def tickets(instances: int = INSTANCES) -> list[MatchTicket]:
     sc = scenario()
     return [MatchTicket(f"m{k}", sc, ("main_0",) * PLAYERS, (True,) * PLAYERS, seed=k)
-            for k in range(INSTANCES)]
+            for k in range(instances)]
 
 
-def socius_sampling(repeats: int = 8) -> float:
+def socius_sampling(repeats: int = 8, instances: int = INSTANCES) -> float:
     """Agent-steps/s one Socius runner samples (in this process, one core), median."""
     torch.manual_seed(0)
     state = {k: v.numpy() for k, v in SociusNet(NET).state_dict().items()}
     weights = {"main_0": WeightsHandle(state_digest(state), state)}
-    runner, plan, rates = Runner(NET, STEPS), tickets(), []
+    runner, plan, rates = Runner(NET, STEPS), tickets(instances), []
     for _ in range(repeats + 1):
         _, stats = runner.run(plan, weights)
         rates.append(stats["agent_steps_sampled"] / stats["seconds"])
@@ -133,12 +133,14 @@ def main() -> None:
           f"{MINIBATCH}, {EPOCHS} epochs")
     rl_sampled, rl_trained = rllib_baseline(args.iterations)
     so_sampled = socius_sampling()
+    so_sampled_wide = socius_sampling(repeats=4, instances=1024)
     so_learner = learner_only(args.iterations)
     so_trained = socius_end_to_end(args.iterations * 3)
     print(f"{'':<44}{'agent-steps/s':>16}")
     print(f"{'(a) RLlib multi-agent runner: sampled':<44}{rl_sampled:>16,.0f}")
     print(f"{'(a) RLlib Algorithm: trained end to end':<44}{rl_trained:>16,.0f}")
     print(f"{'(b) Socius runner: sampled':<44}{so_sampled:>16,.0f}")
+    print(f"{'(b) Socius runner, 1,024 matches per call':<44}{so_sampled_wide:>16,.0f}")
     print(f"{'(b) Socius loop: trained end to end':<44}{so_trained:>16,.0f}")
     print(f"{'learner only, same batches':<44}{so_learner:>16,.0f}")
     print(f"sampling ratio (b)/(a): {so_sampled / rl_sampled:.1f}x (target >= 20x)")

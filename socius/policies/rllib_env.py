@@ -58,10 +58,14 @@ class SociusMultiAgentEnv(MultiAgentEnv):
         return self._out(observations), infos
 
     def step(self, action_dict: dict[str, Any]):
-        if self.flat:  # [game action, team move]: the env's own action shape
-            coalition = self.env.scenario.coalition_moves
-            action_dict = {a: (np.asarray(v) if coalition else int(np.asarray(v)[0]))
-                           for a, v in action_dict.items()}
+        if self.flat:  # [game action, team move] in the module's space -> the env's own shape
+            sc = self.env.scenario
+            # The module masks invalid choices; samples of the whole space (RLlib's env check)
+            # are folded into the valid range.
+            action_dict = {
+                a: (np.array([v[0] % sc.n_actions, v[1] % (sc.n_players + 2)])
+                    if sc.coalition_moves else int(v[0]) % sc.n_actions)
+                for a, v in ((a, np.asarray(v)) for a, v in action_dict.items())}
         observations, rewards, terminated, truncated, infos = self.env.step(action_dict)
         terminated["__all__"] = all(terminated.values())
         truncated["__all__"] = all(truncated.values())

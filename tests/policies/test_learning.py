@@ -60,16 +60,17 @@ def test_rock_paper_scissors_best_response_to_a_biased_opponent(seed):
     assert result.expected_payoff >= 0.23, result  # best response (paper) earns 0.25
 
 
-def test_one_network_trains_on_2_4_and_8_players_at_once():
+@pytest.mark.parametrize("seed", range(5))
+def test_one_network_trains_on_2_4_and_8_players_at_once(seed):
     torch.set_num_threads(1)
     scenarios = [classic("public_goods__textbook", n_players=n, horizon=10) for n in (2, 4, 8)]
     instances = 48
     which = np.arange(instances) % 3
     engine = BatchedEngine(scenarios, which, max_players=8)
     seat_policy = np.where(engine.present, 0, -1)  # one net in every seat: self-play
-    trainer = LocalTrainer(engine, seat_policy, [], NetConfig(core="gru"), total_steps=60_000,
-                           seed=0)
-    history = trainer.train(60_000)
+    trainer = LocalTrainer(engine, seat_policy, [], NetConfig(core="gru"), total_steps=150_000,
+                           seed=seed)
+    history = trainer.train(150_000)
     assert all(np.isfinite(h["learner/total_loss"]) for h in history)
     # free-riding dominates in public goods (mpcr 0.75 < 1): self-play learns it at every size
     keep = {}
@@ -77,7 +78,7 @@ def test_one_network_trains_on_2_4_and_8_players_at_once():
         engine = BatchedEngine([classic("public_goods__textbook", n_players=n, horizon=10)],
                                np.zeros(64, np.intp), max_players=8)
         out = engine.buffers()
-        engine.reset(np.arange(64), out)
+        engine.reset(np.arange(64) + 1000 * seed, out)
         rows = out.tokens[:n].transpose(0, 2, 1).reshape(-1, out.tokens.shape[1])
         from socius.policies.network import flat_observation
         obs = flat_observation(rows, engine.rule_table[out.rules_index[:n].ravel()])
