@@ -22,7 +22,7 @@ from socius.envs.encoding import OBS_VERSION
 from socius.platform.data import schema
 from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket
 from socius.platform.training.weights import WeightPool, WeightsHandle
-from socius.policies.network import NetConfig
+from socius.policies.network import NetConfig, SociusNet
 from socius.policies.rollout import RolloutCollector, RolloutSettings
 from socius.policies.scripted import make_partner
 from socius.policies.trainer import to_multi_agent_batch
@@ -136,7 +136,6 @@ class Runner:
 
 
 def _initial_state(config: NetConfig) -> dict[str, torch.Tensor]:
-    from socius.policies.network import SociusNet
     return SociusNet(config).state_dict()
 
 
