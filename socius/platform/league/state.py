@@ -1,0 +1,105 @@
+"""League state as plain data: members, the payoff table and ratings.
+
+One league actor owns a `LeagueState`; matchmaking, rating updates, snapshots and evolution are
+pure functions over it. Everything here converts to and from JSON-ready dicts for persistence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from socius.platform.league.ratings import Rating
+from socius.platform.league.roles import Role
+
+
+@dataclass
+class Member:
+    """A league member: learning (`trainable`) or a frozen snapshot of one."""
+
+    id: str  # "<role>_<n>", snapshots "<id>@<generation>"
+    population: str
+    role: Role
+    trainable: bool = True
+    parent: str | None = None
+    generation: int = 0
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    care: dict[str, float] = field(default_factory=lambda: {"team": 0.0, "others": 0.0})
+    steps: int = 0
+    steps_since_snapshot: int = 0
+    weights_digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["role"] = self.role.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Member:
+        return cls(**{**data, "role": Role(data["role"])})
+
+
+@dataclass
+class PayoffTable:
+    """Exponentially decayed results per (member, opponent, scenario family): the member's wins
+    (a draw counts half) and games, so old results fade as members change."""
+
+    decay: float = 0.99
+    wins: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    games: dict[tuple[str, str, str], float] = field(default_factory=dict)
+
+    def record(self, member: str, opponent: str, family: str, outcome: float) -> None:
+        """`outcome` 1 for a win of `member`, 0 for a loss, 0.5 for a draw; both sides update."""
+        if not 0 <= outcome <= 1:
+            raise ValueError(f"outcome must be in [0, 1], got {outcome}")
+        for key, result in (((member, opponent, family), outcome),
+                            ((opponent, member, family), 1.0 - outcome)):
+            self.wins[key] = self.wins.get(key, 0.0) * self.decay + result
+            self.games[key] = self.games.get(key, 0.0) * self.decay + 1.0
+
+    def win_rate(self, member: str, opponent: str, family: str | None = None,
+                 prior_games: float = 1.0) -> float:
+        """Decayed win rate of `member` against `opponent` (one family or all), shrunk to 0.5."""
+        keys = [k for k in self.games if k[0] == member and k[1] == opponent
+                and (family is None or k[2] == family)]
+        wins = sum(self.wins[k] for k in keys)
+        games = sum(self.games[k] for k in keys)
+        return (wins + 0.5 * prior_games) / (games + prior_games)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay,
+                "rows": [[*k, self.wins[k], self.games[k]] for k in sorted(self.games)]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PayoffTable:
+        table = cls(decay=data["decay"])
+        for member, opponent, family, wins, games in data["rows"]:
+            table.wins[member, opponent, family] = wins
+            table.games[member, opponent, family] = games
+        return table
+
+
+@dataclass
+class LeagueState:
+    """Everything the league knows; persisted each generation."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+    payoff: PayoffTable = field(default_factory=PayoffTable)
+    ratings: dict[str, Rating] = field(default_factory=dict)
+    generation: int = 0
+
+    def learners(self) -> list[Member]:
+        return [m for m in self.members.values() if m.trainable]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"generation": self.generation,
+                "members": [m.to_dict() for m in self.members.values()],
+                "payoff": self.payoff.to_dict(),
+                "ratings": {k: [r.mu, r.sigma] for k, r in sorted(self.ratings.items())}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LeagueState:
+        return cls(members={m["id"]: Member.from_dict(m) for m in data["members"]},
+                   payoff=PayoffTable.from_dict(data["payoff"]),
+                   ratings={k: Rating(mu, sigma) for k, (mu, sigma) in data["ratings"].items()},
+                   generation=data["generation"])

@@ -1,0 +1,127 @@
+"""Ticket composition: team sizes, cross-population teammates, role-based opponents, learn flags;
+league state round-trips through JSON."""
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from socius.envs import Scenario, StageGame, classic
+from socius.platform.league.matchmaker import (
+    MatchmakingRules,
+    compose_ticket,
+    issue_tickets,
+    pick_scenario,
+)
+from socius.platform.league.ratings import Rating
+from socius.platform.league.roles import Role
+from socius.platform.league.state import LeagueState, Member, PayoffTable
+
+TEAM_GAME = Scenario(name="teams", n_players=6, games=(StageGame.make("public_goods"),),
+                     team_sizes=(3, 3), team_share=0.5)
+
+
+def league():
+    state = LeagueState()
+    for member in (Member("main_0", "red", Role.MAIN), Member("main_1", "blue", Role.MAIN),
+                   Member("main_exploiter_0", "red", Role.MAIN_EXPLOITER),
+                   Member("league_exploiter_0", "green", Role.LEAGUE_EXPLOITER),
+                   Member("main_0@1", "red", Role.MAIN, trainable=False, parent="main_0")):
+        state.members[member.id] = member
+    return state
+
+
+def test_teams_take_strangers_and_only_the_learner_learns():
+    state, rules, rng = league(), MatchmakingRules(), np.random.default_rng(0)
+    for k in range(200):
+        ticket = compose_ticket(state.members["main_0"], TEAM_GAME, state, rules, rng, f"m{k}")
+        assert len(ticket.seats) == 6
+        teams = [ticket.seats[:3], ticket.seats[3:]]
+        # the learner's team: the learner plus strangers from other populations (the other team
+        # is drawn independently and may hold self-play copies of the learner)
+        assert any("main_0" in team and all(
+            m == "main_0" or state.members[m].population != "red" for m in team)
+            for team in teams), ticket.seats
+        assert ticket.learn == tuple(s == "main_0" for s in ticket.seats)
+        assert not any(learn and s == "main_0@1" for s, learn in zip(ticket.seats, ticket.learn, strict=True))
+
+
+def test_same_population_teammates_when_cross_population_is_off():
+    state = LeagueState(members={m.id: m for m in (Member("a_0", "p", Role.MAIN),
+                                                   Member("a_1", "p", Role.MAIN))})
+    ticket = compose_ticket(state.members["a_0"], TEAM_GAME, state,
+                            MatchmakingRules(cross_population=False), np.random.default_rng(1), "m")
+    assert set(ticket.seats) <= {"a_0", "a_1"}
+
+
+def test_main_exploiters_face_mains_and_mains_mix_self_play_scripted_and_league():
+    state, rng = league(), np.random.default_rng(2)
+    pd = classic("prisoners_dilemma__textbook")
+    rules = MatchmakingRules(scripted=("tit_for_tat",))
+    faced = Counter()
+    for k in range(400):
+        ticket = compose_ticket(state.members["main_exploiter_0"], pd, state, rules, rng, f"e{k}")
+        faced.update(s for s in ticket.seats if s != "main_exploiter_0")
+    assert set(faced) <= {"main_0", "main_1", "main_0@1"}
+    kinds = Counter()
+    for k in range(2000):
+        ticket = compose_ticket(state.members["main_0"], pd, state, rules, rng, f"m{k}")
+        other = ticket.seats[1 - ticket.seats.index("main_0")] if ticket.seats.count("main_0") == 1 \
+            else "main_0"
+        kinds["self" if other == "main_0" else "scripted" if other.startswith("scripted:")
+              else "league"] += 1
+    assert abs(kinds["self"] / 2000 - 0.35) < 0.04
+    assert abs(kinds["scripted"] / 2000 - 0.15) < 0.03
+    assert abs(kinds["league"] / 2000 - 0.50) < 0.04
+
+
+def test_pfsp_targets_the_opponents_the_learner_loses_to():
+    state, rng = league(), np.random.default_rng(3)
+    for _ in range(30):  # main_exploiter_0 beats main_1, loses to main_0
+        state.payoff.record("main_exploiter_0", "main_1", "prisoners_dilemma", 1.0)
+        state.payoff.record("main_exploiter_0", "main_0", "prisoners_dilemma", 0.0)
+    rules = MatchmakingRules(exploiter_weighting="squared")
+    pd = classic("prisoners_dilemma__textbook")
+    faced = Counter(s for k in range(500) for s in compose_ticket(
+        state.members["main_exploiter_0"], pd, state, rules, rng, f"x{k}").seats)
+    assert faced["main_0"] > 5 * faced["main_1"]
+
+
+def test_issue_tickets_rotates_learners_and_refuses_frozen_learners():
+    state, rng = league(), np.random.default_rng(4)
+    tickets = issue_tickets(state, [classic("prisoners_dilemma__textbook"), TEAM_GAME],
+                            MatchmakingRules(), rng, 8)
+    learners = [next(s for s, learn in zip(t.seats, t.learn, strict=True) if learn) for t in tickets]
+    assert learners[:4] == ["main_0", "main_1", "main_exploiter_0", "league_exploiter_0"]
+    with pytest.raises(ValueError, match="frozen"):
+        compose_ticket(state.members["main_0@1"], TEAM_GAME, state, MatchmakingRules(), rng, "m")
+
+
+def test_learning_progress_curriculum_prefers_moving_scenarios():
+    a, b = classic("prisoners_dilemma__textbook"), TEAM_GAME
+    rules, rng = MatchmakingRules(curriculum="learning_progress"), np.random.default_rng(5)
+    picks = Counter(pick_scenario([a, b], rules, rng, {a.id: 0.0, b.id: 1.0}).id
+                    for _ in range(500))
+    assert picks[b.id] > 20 * max(picks[a.id], 1)
+    with pytest.raises(ValueError, match="curriculum"):
+        MatchmakingRules(curriculum="random")
+
+
+def test_league_state_round_trips_through_json():
+    state = league()
+    state.payoff.record("main_0", "main_1", "public_goods", 1.0)
+    state.ratings["main_0"] = Rating(27.0, 7.5)
+    state.generation = 4
+    again = LeagueState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.to_dict() == state.to_dict()
+    assert again.payoff.win_rate("main_1", "main_0") < 0.5 < again.payoff.win_rate("main_0", "main_1")
+
+
+def test_payoff_table_decays_old_results():
+    table = PayoffTable(decay=0.5)
+    for _ in range(10):
+        table.record("a", "b", "f", 0.0)
+    for _ in range(3):
+        table.record("a", "b", "f", 1.0)
+    assert table.win_rate("a", "b") > 0.7  # recent wins dominate
