@@ -81,6 +81,7 @@ class RolloutCollector:
         self._explore = [(self._rng.random(len(s)) < self.settings.explore_prob) & lrn
                          for s, _, lrn in self.pairs]
         self.episode_returns: list[float] = []
+        self.finished_episodes: list[tuple[int, np.ndarray]] = []  # (instance, seat returns)
         self._running_return = np.zeros((m, b))
 
     def _observe(self, p: int) -> np.ndarray:
@@ -180,6 +181,9 @@ class RolloutCollector:
         finished = np.flatnonzero(done)
         present = self.engine.present[:, finished]
         self.episode_returns.extend(self._running_return[:, finished][present].tolist())
+        n_players = self.engine.n_players
+        self.finished_episodes.extend(
+            (int(b), self._running_return[: n_players[b], b].copy()) for b in finished)
         self._running_return[:, finished] = 0.0
         for p, (_, inst, lrn) in enumerate(self.pairs):
             ended = done[inst]

@@ -20,6 +20,7 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch
 from socius.envs import BatchedEngine
 from socius.envs.encoding import OBS_VERSION
 from socius.platform.data import schema
+from socius.platform.league.results import MatchResult
 from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket
 from socius.platform.training.weights import WeightPool, WeightsHandle
 from socius.policies.network import NetConfig, SociusNet
@@ -90,7 +91,12 @@ class Runner:
         self._calls += 1
         by_member = {self._members[i]: b for i, b in batches.items()}
         trained = sum(b.agent_steps for b in by_member.values())
+        results = [MatchResult(t.match_id, t.scenario.games[0].family, t.seats,
+                               tuple(float(r) for r in returns), t.scenario.team_sizes)
+                   for t, returns in ((self._tickets[b], r) for b, r in collector.finished_episodes)]
+        collector.finished_episodes.clear()
         stats = {
+            "results": results,
             "agent_steps_sampled": self.steps * collector.engine.agent_count,
             "agent_steps_trainable": trained,
             "seconds": time.perf_counter() - start,

@@ -1,0 +1,55 @@
+"""Match results and what the league learns from them: payoffs between members and team ratings.
+
+A match is scored by its initial teams (the scenario's `team_sizes`, seats in order): a team's
+score is its members' mean return; teams are ranked by score. Every pair of members on
+different teams records a win, loss or draw in the payoff table. Matches where a member sits on
+more than one team (self-play across teams) update the payoffs of the other pairs but are not
+rated, since one member cannot hold two places in a ranking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from socius.platform.league.ratings import rate_match
+from socius.platform.league.state import LeagueState
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """One finished episode of a ticket."""
+
+    match_id: str
+    family: str
+    seats: tuple[str, ...]
+    returns: tuple[float, ...]
+    team_sizes: tuple[int, ...]
+
+    def teams(self) -> list[tuple[list[str], float]]:
+        """(members, score) per initial team."""
+        out, start = [], 0
+        for size in self.team_sizes:
+            members = list(self.seats[start: start + size])
+            out.append((members, float(np.mean(self.returns[start: start + size]))))
+            start += size
+        return out
+
+
+def record_results(state: LeagueState, results: list[MatchResult]) -> LeagueState:
+    """Fold results into the payoff table and the ratings (in place; returns the state)."""
+    for result in results:
+        teams = result.teams()
+        for i, (members_a, score_a) in enumerate(teams):
+            for members_b, score_b in teams[i + 1:]:
+                outcome = 1.0 if score_a > score_b else 0.0 if score_a < score_b else 0.5
+                for a in members_a:
+                    for b in members_b:
+                        if a != b:
+                            state.payoff.record(a, b, result.family, outcome)
+        unique = [list(dict.fromkeys(members)) for members, _ in teams]
+        flat = [m for team in unique for m in team]
+        if len(teams) >= 2 and len(flat) == len(set(flat)):
+            state.ratings = rate_match(state.ratings, unique, [score for _, score in teams])
+    return state

@@ -1,0 +1,51 @@
+"""Match results feed the payoff table and the team ratings; runners report them per episode."""
+
+import numpy as np
+import torch
+
+from socius.envs import Scenario, StageGame, classic
+from socius.platform.league.results import MatchResult, record_results
+from socius.platform.league.roles import Role
+from socius.platform.league.state import LeagueState, Member
+
+
+def test_team_results_update_payoffs_and_ratings():
+    state = LeagueState(members={m: Member(m, "p", Role.MAIN) for m in "abcd"})
+    for _ in range(20):
+        record_results(state, [MatchResult("m", "public_goods", ("a", "b", "c", "d"),
+                                           (3.0, 1.0, 1.0, 1.0), (2, 2))])
+    assert state.payoff.win_rate("a", "c") > 0.9 and state.payoff.win_rate("d", "b") < 0.6
+    assert state.ratings["a"].mu > state.ratings["c"].mu
+    assert state.ratings["a"].mu == state.ratings["b"].mu  # one team, one outcome
+
+
+def test_draws_and_self_play_across_teams():
+    state = LeagueState()
+    record_results(state, [MatchResult("m", "rock_paper_scissors", ("a", "b"), (0.0, 0.0), (1, 1))])
+    assert state.payoff.win_rate("a", "b") == 0.5
+    record_results(state, [MatchResult("m", "prisoners_dilemma", ("a", "a"), (5.0, 0.0), (1, 1))])
+    assert "a" in state.ratings and state.payoff.games.get(("a", "a", "prisoners_dilemma")) is None
+
+
+def test_runner_reports_each_finished_episode():
+    from socius.platform.training.runner import Runner
+    from socius.platform.training.tickets import MatchTicket
+    from socius.platform.training.weights import WeightsHandle, state_digest
+    from socius.policies.network import NetConfig, SociusNet
+
+    torch.manual_seed(0)
+    config = NetConfig(max_players=4, core="mlp")
+    state = {k: v.numpy() for k, v in SociusNet(config).state_dict().items()}
+    weights = {"main_0": WeightsHandle(state_digest(state), state)}
+    pd = classic("prisoners_dilemma__textbook", horizon=5)
+    teams = Scenario(name="t", n_players=4, games=(StageGame.make("public_goods"),),
+                     team_sizes=(2, 2), horizon=5)
+    tickets = [MatchTicket("pd", pd, ("main_0", "scripted:always_defect"), (True, False)),
+               MatchTicket("pg", teams, ("main_0",) * 4, (True,) * 4)]
+    _, stats = Runner(config, steps=10).run(tickets, weights)
+    results = stats["results"]
+    assert sorted(r.match_id for r in results) == ["pd", "pd", "pg", "pg"]  # 2 episodes each
+    pd_result = next(r for r in results if r.match_id == "pd")
+    assert pd_result.returns[1] >= pd_result.returns[0]  # defection never loses in the PD
+    assert all(len(r.returns) == len(r.seats) for r in results)
+    assert np.isfinite([x for r in results for x in r.returns]).all()
