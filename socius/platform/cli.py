@@ -11,6 +11,7 @@ import numpy as np
 import socius
 from socius.envs import ScenarioError, ScenarioSpace, classic, classic_names, make_env
 from socius.envs.scenario import Scenario
+from socius.platform.league.config import ConfigError
 
 
 def _scenario_from(args: argparse.Namespace) -> Scenario:
@@ -58,6 +59,30 @@ def _random_action(space, rng: np.random.Generator):
     return int(rng.integers(space.n))
 
 
+def cmd_league_run(args: argparse.Namespace) -> int:
+    """Run a league on a local Ray: everything goes under one run folder."""
+    import time
+    from pathlib import Path
+
+    from socius.platform.league.config import load_config
+
+    config = load_config(args.config, args.set, args.profile)  # fails before any actor starts
+    import ray
+
+    from socius.platform.league.run import members_table, run_league
+
+    run_dir = Path(args.run_dir or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+             log_to_driver=False)
+    try:
+        state = run_league(config, run_dir)
+    finally:
+        ray.shutdown()
+    print(members_table(state))
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socius", description=__doc__)
     parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
@@ -77,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--split", default="train")
     play.add_argument("--seed", type=int, default=0)
     play.set_defaults(func=cmd_scenarios_play)
+
+    league = commands.add_parser("league", help="run a league")
+    league_verbs = league.add_subparsers(dest="verb", required=True)
+    run = league_verbs.add_parser("run", help="run a league on a local Ray")
+    run.add_argument("config", nargs="?", help="a YAML league config (default: built-in)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set generations=3")
+    run.add_argument("--profile", choices=["smoke", "default"], default=None,
+                     help="start from a named profile (smoke: about a minute)")
+    run.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<time>)")
+    run.add_argument("--num-cpus", type=int, default=2)
+    run.set_defaults(func=cmd_league_run)
     return parser
 
 
@@ -84,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as exc:
+    except (ScenarioError, ConfigError) as exc:
         print(f"socius: error: {exc}", file=sys.stderr)
         return 2
 

@@ -31,6 +31,8 @@ class LoopResult:
     agent_steps_sampled: int = 0
     agent_steps_trained: int = 0
     seconds: float = 0.0
+    steps_by_member: dict[str, int] = field(default_factory=dict)
+    match_results: list = field(default_factory=list)  # league.results.MatchResult
 
 
 def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
@@ -46,17 +48,22 @@ def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
 def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[MatchTicket]]],
                   iterations: int, ppo: PPOSettings, minibatch_size: int,
                   frozen: dict[str, WeightsHandle] | None = None,
+                  learning: list[str] | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
     """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k)` gives each runner's
-    tickets for round k; `frozen` holds the weights of members that never learn."""
+    tickets for round k (called once per round); `frozen` holds the weights of members that
+    never learn; `learning` the members the LearnerGroup trains (default: all others)."""
     frozen = frozen or {}
     result, start = LoopResult(), time.perf_counter()
-    learning = sorted(set().union(*(t.members for ts in plan(0) for t in ts)) - set(frozen))
+    first = plan(0)
+    if learning is None:
+        learning = sorted(set().union(*(t.members for ts in first for t in ts)) - set(frozen))
     weights = {**frozen, **publish(learner_group, learning)}
 
     def sample(round_: int) -> list:
-        return [runner.run.options(num_returns=2).remote(tickets, weights)
-                for runner, tickets in zip(runners, plan(round_), strict=True)]
+        tickets = first if round_ == 0 else plan(round_)
+        return [runner.run.options(num_returns=2).remote(ts, weights)
+                for runner, ts in zip(runners, tickets, strict=True)]
 
     pending = sample(0)
     for k in range(iterations):
@@ -68,10 +75,18 @@ def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[
             pending = sample(k + 1)  # runners play the next round while the learners update
         trained = sum(s["agent_steps_trainable"] for s in stats)
         result.agent_steps_trained += trained
+        for s in stats:
+            result.match_results.extend(s["results"])
+            for member, steps in s["steps_by_member"].items():
+                result.steps_by_member[member] = result.steps_by_member.get(member, 0) + steps
         result.agent_steps_sampled += sum(s["agent_steps_sampled"] for s in stats)
-        learner_group.update(batch_refs=batch_refs, minibatch_size=minibatch_size,
-                             num_epochs=ppo.epochs, shuffle_batch_per_epoch=True,
-                             timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: result.agent_steps_trained})
+        batch_refs = [ref for ref, s in zip(batch_refs, stats, strict=True)
+                      if s["agent_steps_trainable"]]
+        if batch_refs:
+            learner_group.update(batch_refs=batch_refs, minibatch_size=minibatch_size,
+                                 num_epochs=ppo.epochs, shuffle_batch_per_epoch=True,
+                                 timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME:
+                                            result.agent_steps_trained})
         t2 = time.perf_counter()
         weights = {**frozen, **publish(learner_group, learning)}
         t3 = time.perf_counter()

@@ -99,6 +99,7 @@ class Runner:
             "results": results,
             "agent_steps_sampled": self.steps * collector.engine.agent_count,
             "agent_steps_trainable": trained,
+            "steps_by_member": {m: b.agent_steps for m, b in by_member.items()},
             "seconds": time.perf_counter() - start,
             "episode_returns": collector.episode_returns[-1000:],
             "weight_fetches": self.pool.fetches,

@@ -1,0 +1,47 @@
+"""League configs: unknown keys and bad values are refused naming the key, before any actor."""
+
+import pytest
+
+from socius.platform.cli import main
+from socius.platform.league.config import ConfigError, LeagueConfig, load_config
+
+
+def test_profiles_and_overrides():
+    smoke = load_config(profile="smoke")
+    assert smoke.generations == 2 and smoke.core == "mlp"
+    tuned = load_config(profile="smoke", overrides=["generations=3", "scenarios.count=2"])
+    assert tuned.generations == 3 and tuned.scenarios.count == 2
+    assert load_config() == LeagueConfig()
+
+
+def test_yaml_file_then_overrides(tmp_path):
+    path = tmp_path / "league.yaml"
+    path.write_text("name: mixed\npopulations:\n  - name: a\n    main: 2\n    main_exploiter: 1\n")
+    config = load_config(path, ["seed=7"])
+    assert config.name == "mixed" and config.seed == 7 and config.populations[0].main == 2
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["colour=red"], "colour"),
+    (["generations=0"], "generations"),
+    (["scenarios.families=[poker]"], "poker"),
+    (["scenarios.min_players=5", "scenarios.max_players=3"], "min_players"),
+    (["core=lstm"], "core"),
+    (["populations=[]"], "populations"),
+    (["generations"], "key=value"),
+])
+def test_bad_config_names_the_key(overrides, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(overrides=overrides)
+
+
+def test_unreadable_file_and_unknown_profile(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="unknown profile"):
+        load_config(profile="huge")
+
+
+def test_cli_refuses_bad_config_before_starting_anything(capsys):
+    assert main(["league", "run", "--profile", "smoke", "--set", "colour=red"]) == 2
+    assert "colour" in capsys.readouterr().err
