@@ -83,6 +83,48 @@ def cmd_league_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_league_resume(args: argparse.Namespace) -> int:
+    """Continue a stopped league run from its last saved generation."""
+    import ray
+
+    from socius.platform.league.run import members_table, resume_league
+
+    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+             log_to_driver=False)
+    try:
+        state = resume_league(args.run_dir)
+    except ValueError as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ray.shutdown()
+    print(members_table(state))
+    return 0
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    """The league runs in a folder: name, generations done of planned, members, socius version."""
+    from pathlib import Path
+
+    folder = Path(args.folder)
+    rows = []
+    for run in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        try:
+            manifest = json.loads((run / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        try:
+            league = json.loads((run / "league.json").read_text())["league"]
+            done, members = league["generation"] + 1, len(league["members"])
+        except (OSError, json.JSONDecodeError, KeyError):
+            done, members = 0, 0
+        rows.append(f"{run.name:<36}{done:>4}/{manifest['config']['generations']:<4}"
+                    f"{members:>8}  socius {manifest['socius_version']}")
+    print(f"{'run':<36}{'generations':>9}{'members':>8}")
+    print("\n".join(rows) if rows else f"(no runs in {folder})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socius", description=__doc__)
     parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
@@ -114,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<time>)")
     run.add_argument("--num-cpus", type=int, default=2)
     run.set_defaults(func=cmd_league_run)
+    resume = league_verbs.add_parser("resume", help="continue a stopped league run")
+    resume.add_argument("run_dir")
+    resume.add_argument("--num-cpus", type=int, default=2)
+    resume.set_defaults(func=cmd_league_resume)
+
+    runs = commands.add_parser("runs", help="league runs on disk")
+    runs_verbs = runs.add_subparsers(dest="verb", required=True)
+    listing = runs_verbs.add_parser("list", help="list the runs in a folder")
+    listing.add_argument("folder", nargs="?", default="runs")
+    listing.set_defaults(func=cmd_runs_list)
     return parser
 
 

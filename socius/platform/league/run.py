@@ -35,7 +35,7 @@ from socius.platform.league.state import LeagueState, Member
 from socius.platform.training.loop import training_loop
 from socius.platform.training.runner import RunnerActor
 from socius.platform.training.weights import WeightsHandle, state_digest
-from socius.policies.checkpoint import save_checkpoint
+from socius.policies.checkpoint import load_module, save_checkpoint
 from socius.policies.network import NetConfig, SociusNet
 from socius.policies.trainer import PPOSettings, build_learner_group
 
@@ -99,67 +99,150 @@ def run_league(config: LeagueConfig, run_dir: str | Path,
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "checkpoints").mkdir()
     write_json_atomic(run_dir / MANIFEST_FILE, manifest(config))
-    torch.set_num_threads(1)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    sc = config.scenarios
-    space = ScenarioSpace(split=sc.split, families=tuple(sc.families) if sc.families else None,
-                          min_players=sc.min_players, max_players=sc.max_players,
-                          p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
-                          continuation_range=sc.continuation_range, max_steps=sc.max_steps)
-    scenarios = [space.sample(sc.seed + k) for k in range(sc.count)]
-    net_config = NetConfig(max_players=sc.max_players, core=config.core)
-    ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches)
-    rules = MatchmakingRules(weighting=config.pfsp_weighting, scripted=tuple(config.scripted))
-    snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
-                              min_steps=max(1, config.snapshot_every_steps // 10))
-    state = initial_state(config)
-    learning = sorted(m.id for m in state.learners())
-    rounds = config.generations * config.rounds_per_generation
-    group = build_learner_group(net_config, ppo, total_steps=10**9, module_ids=tuple(learning))
-    initial = {m: {k.removeprefix("net."): np.asarray(v) for k, v in w.items()}
-               for m, w in group.get_weights(module_ids=learning).items()}
-    runners = [RunnerActor.remote(net_config, config.steps_per_round, seed=config.seed + i)
-               for i in range(config.runners)]
-    frozen: dict[str, WeightsHandle] = {}
-    minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
-    log(f"league {config.name!r}: {len(learning)} learning members, {len(scenarios)} scenarios, "
-        f"{config.runners} runner(s), {rounds} rounds -> {run_dir}")
-    for generation in range(config.generations):
-        state.generation = generation
-        start = time.perf_counter()
+    league = LeagueRun(config, run_dir, initial_state(config), np.random.default_rng(config.seed))
+    return league.run(first_generation=0, log=log)
 
-        def plan(_round: int) -> list:
-            return [issue_tickets(state, scenarios, rules, rng, config.tickets_per_round)
-                    for _ in runners]
 
-        result = training_loop(group, runners, plan, config.rounds_per_generation, ppo,
-                               minibatch, frozen=frozen, learning=learning)
-        record_results(state, result.match_results)
-        weights = {m: {k.removeprefix("net."): np.asarray(v) for k, v in w.items()}
-                   for m, w in group.get_weights(module_ids=learning).items()}
-        for member_id in learning:
+def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> LeagueState:
+    """Continue a stopped run from its last saved generation (members, weights, ratings,
+    lineage and the matchmaker's random state as saved); refuses other socius versions."""
+    run_dir = Path(run_dir)
+    try:
+        saved_manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+        saved = json.loads((run_dir / STATE_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{run_dir}: not a resumable league run ({exc})") from exc
+    if saved_manifest.get("state_format") != 1 or saved_manifest.get(
+            "socius_version") != socius.__version__:
+        raise ValueError(
+            f"{run_dir}: written by socius {saved_manifest.get('socius_version')!r} (state format "
+            f"{saved_manifest.get('state_format')!r}); this socius {socius.__version__} resumes "
+            "only its own runs (state format 1)")
+    config = LeagueConfig(**saved_manifest["config"])
+    rng = np.random.default_rng()
+    rng.bit_generator.state = saved["rng"]
+    state = LeagueState.from_dict(saved["league"])
+    league = LeagueRun(config, run_dir, state, rng)
+    league.restore_weights()
+    log(f"resuming {run_dir} after generation {state.generation}")
+    return league.run(first_generation=state.generation + 1, log=log)
+
+
+class LeagueRun:
+    """The live parts of a league run: learners, runners, frozen weights."""
+
+    def __init__(self, config: LeagueConfig, run_dir: Path, state: LeagueState,
+                 rng: np.random.Generator):
+        torch.set_num_threads(1)
+        self.config, self.run_dir, self.state, self.rng = config, run_dir, state, rng
+        sc = config.scenarios
+        space = ScenarioSpace(
+            split=sc.split, families=tuple(sc.families) if sc.families else None,
+            min_players=sc.min_players, max_players=sc.max_players,
+            p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
+            continuation_range=sc.continuation_range, max_steps=sc.max_steps)
+        self.scenarios = [space.sample(sc.seed + k) for k in range(sc.count)]
+        self.net_config = NetConfig(max_players=sc.max_players, core=config.core)
+        self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches)
+        self.rules = MatchmakingRules(weighting=config.pfsp_weighting,
+                                      scripted=tuple(config.scripted))
+        self.snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
+                                       min_steps=max(1, config.snapshot_every_steps // 10))
+        self.learning = sorted(m.id for m in state.learners())
+        self.group = build_learner_group(self.net_config, self.ppo, total_steps=10**9,
+                                         module_ids=tuple(self.learning))
+        self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
+                                           seed=config.seed + i) for i in range(config.runners)]
+        self.frozen: dict[str, WeightsHandle] = {}
+        self.initial = self._weights()  # exploiters restart from these
+
+    def _weights(self) -> dict[str, dict[str, np.ndarray]]:
+        states = self.group.get_weights(module_ids=self.learning)
+        return {m: {k.removeprefix("net."): np.asarray(v) for k, v in w.items()}
+                for m, w in states.items()}
+
+    def restore_weights(self) -> None:
+        """Learners and snapshots from the run folder's checkpoints."""
+        folder = self.run_dir / "checkpoints"
+        for member_id in self.learning:
+            self.initial[member_id] = _numpy_state(load_module(folder / f"{member_id}@init"))
+            current = _numpy_state(load_module(folder / member_id))
+            self.group.set_weights({member_id: {f"net.{k}": v for k, v in current.items()}})
+        for member in self.state.members.values():
+            if not member.trainable:
+                weights = _numpy_state(load_module(folder / member.id))
+                self.frozen[member.id] = WeightsHandle(state_digest(weights), ray.put(weights))
+
+    def run(self, first_generation: int, log: Callable[[str], None]) -> LeagueState:
+        config, state = self.config, self.state
+        if first_generation == 0:
+            for member_id, weights in self.initial.items():
+                self._save(member_id, weights, f"{member_id}@init")
+        minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
+        log(f"league {config.name!r}: {len(self.learning)} learning members, "
+            f"{len(self.scenarios)} scenarios, {config.runners} runner(s) -> {self.run_dir}")
+        try:
+            for generation in range(first_generation, config.generations):
+                state.generation = generation
+                start = time.perf_counter()
+
+                def plan(_round: int) -> list:
+                    return [issue_tickets(state, self.scenarios, self.rules, self.rng,
+                                          config.tickets_per_round) for _ in self.runners]
+
+                result = training_loop(self.group, self.runners, plan,
+                                       config.rounds_per_generation, self.ppo, minibatch,
+                                       frozen=self.frozen, learning=self.learning)
+                record_results(state, result.match_results)
+                self._after_generation(result.steps_by_member)
+                seconds = time.perf_counter() - start
+                top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
+                log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
+                    f"agent-steps/s trained, {len(result.match_results)} episodes, "
+                    f"{len(state.members)} members; top: {top}")
+        except KeyboardInterrupt:
+            log(f"stopped: the run folder holds generation {state.generation - 1}; "
+                f"continue with `socius league resume {self.run_dir}`")
+        finally:
+            self.group.shutdown()
+            for runner in self.runners:
+                ray.kill(runner)
+        return state
+
+    def _after_generation(self, steps_by_member: dict[str, int]) -> None:
+        """Bookkeeping, snapshots and resets; then learners and state are saved atomically."""
+        state, weights = self.state, self._weights()
+        for member_id in self.learning:
             member = state.members[member_id]
-            member.steps += result.steps_by_member.get(member_id, 0)
-            member.steps_since_snapshot += result.steps_by_member.get(member_id, 0)
+            member.steps += steps_by_member.get(member_id, 0)
+            member.steps_since_snapshot += steps_by_member.get(member_id, 0)
             member.weights_digest = state_digest(weights[member_id])
             if snapshot_due(member.role, member.steps_since_snapshot,
-                            win_rate_vs_targets(state, member), snapshots):
-                frozen.update(_snapshot(state, member, weights[member_id], net_config, run_dir))
+                            win_rate_vs_targets(state, member), self.snapshots):
+                self.frozen.update(_snapshot(state, member, weights[member_id], self.net_config,
+                                             self.run_dir))
                 member.steps_since_snapshot = 0
-                if reset_after_snapshot(member.role, float(rng.random()), snapshots):
-                    group.set_weights({member_id: {f"net.{k}": v for k, v in
-                                                   initial[member_id].items()}})
-        write_json_atomic(run_dir / STATE_FILE, state.to_dict())
-        seconds = time.perf_counter() - start
-        top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
-        log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} agent-steps/s "
-            f"trained, {len(result.match_results)} episodes, {len(state.members)} members; "
-            f"top: {top}")
-    group.shutdown()
-    for runner in runners:
-        ray.kill(runner)
-    return state
+                if reset_after_snapshot(member.role, float(self.rng.random()), self.snapshots):
+                    weights[member_id] = self.initial[member_id]
+                    self.group.set_weights({member_id: {f"net.{k}": v for k, v in
+                                                        weights[member_id].items()}})
+            self._save(member_id, weights[member_id], member_id)
+        write_json_atomic(self.run_dir / STATE_FILE,
+                          {"league": state.to_dict(), "rng": self.rng.bit_generator.state})
+
+    def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str) -> None:
+        net = SociusNet(self.net_config)
+        net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        member = self.state.members[member_id]
+        save_checkpoint(net, self.run_dir / "checkpoints" / name, overwrite=True,
+                        lineage={"member": member_id, "role": member.role.value,
+                                 "population": member.population,
+                                 "generation": self.state.generation})
+
+
+def _numpy_state(net: SociusNet) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in net.state_dict().items()}
 
 
 def _snapshot(state: LeagueState, member: Member, weights: dict[str, np.ndarray],
