@@ -72,6 +72,10 @@ def cmd_league_run(args: argparse.Namespace) -> int:
     from socius.platform.league.run import members_table, run_league
 
     run_dir = Path(args.run_dir or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run_dir.exists():
+        print(f"socius: error: {run_dir} already exists; pick another --run-dir, or "
+              f"`socius league resume {run_dir}`", file=sys.stderr)
+        return 2
     ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
              log_to_driver=False)
     try:

@@ -45,3 +45,8 @@ def test_unreadable_file_and_unknown_profile(tmp_path):
 def test_cli_refuses_bad_config_before_starting_anything(capsys):
     assert main(["league", "run", "--profile", "smoke", "--set", "colour=red"]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_existing_run_folder(tmp_path, capsys):
+    assert main(["league", "run", "--profile", "smoke", "--run-dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
