@@ -71,7 +71,7 @@ class LeagueConfig(Strict):
     lr: float = Field(1e-3, gt=0)
     epochs: int = Field(4, ge=1)
     minibatches: int = Field(4, ge=1)
-    snapshot_every_steps: int = Field(50_000, ge=1)
+    snapshot_every_steps: int = Field(10_000, ge=1)
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = "squared"
 
     @model_validator(mode="after")
