@@ -22,7 +22,7 @@ class Strict(BaseModel):
 class PopulationConfig(Strict):
     """One population and how many members of each role it starts with."""
 
-    name: str
+    name: str = Field(description="population name (members keep it for life)")
     main: int = Field(1, ge=0, description="main agents")
     main_exploiter: int = Field(0, ge=0, description="main exploiters")
     league_exploiter: int = Field(0, ge=0, description="league exploiters")
@@ -31,16 +31,19 @@ class PopulationConfig(Strict):
 class ScenarioConfig(Strict):
     """Where the league's scenarios come from: a sample of the space's `train` split."""
 
-    split: Literal["train", "all"] = "train"
+    split: Literal["train", "all"] = Field("train", description="scenario split to sample")
     families: list[str] | None = Field(None, description="None: every family of the split")
     count: int = Field(32, ge=1, description="scenarios sampled for the curriculum")
-    min_players: int = Field(2, ge=2, le=MAX_PLAYERS)
-    max_players: int = Field(4, ge=2, le=MAX_PLAYERS)
-    p_fixed_horizon: float = Field(0.5, ge=0, le=1)
-    horizon_range: tuple[int, int] = (5, 40)
-    continuation_range: tuple[float, float] = (0.8, 0.97)
-    max_steps: int = Field(200, ge=1)
-    seed: int = 0
+    min_players: int = Field(2, ge=2, le=MAX_PLAYERS, description="fewest players")
+    max_players: int = Field(4, ge=2, le=MAX_PLAYERS,
+                             description="most players; also the network's seat capacity")
+    p_fixed_horizon: float = Field(0.5, ge=0, le=1,
+                                   description="share of scenarios with a fixed horizon")
+    horizon_range: tuple[int, int] = Field((5, 40), description="fixed horizons drawn from")
+    continuation_range: tuple[float, float] = Field(
+        (0.8, 0.97), description="continuation probabilities drawn from")
+    max_steps: int = Field(200, ge=1, description="cap on continuation episodes")
+    seed: int = Field(0, description="seed of the scenario sample")
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -55,27 +58,37 @@ class ScenarioConfig(Strict):
 class LeagueConfig(Strict):
     """A whole league run."""
 
-    name: str = "league"
-    seed: int = 0
-    generations: int = Field(5, ge=1)
+    name: str = Field("league", description="run name (the run folder starts with it)")
+    seed: int = Field(0, description="seed of matchmaking and initial weights")
+    generations: int = Field(5, ge=1, description="generations to run")
     rounds_per_generation: int = Field(4, ge=1, description="sample/learn rounds per generation")
     tickets_per_round: int = Field(64, ge=1, description="matches each runner plays per round")
     steps_per_round: int = Field(16, ge=1, description="steps of every match per round")
-    runners: int = Field(1, ge=1)
+    runners: int = Field(1, ge=1, description="runner actors")
     populations: list[PopulationConfig] = Field(
-        default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")])
+        default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")],
+        description="populations and their members by role")
     scripted: list[str] = Field(default_factory=lambda: ["tit_for_tat", "always_defect"],
                                 description="scripted background population")
-    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
-    core: Literal["gru", "mlp"] = "gru"
-    lr: float = Field(1e-3, gt=0)
-    epochs: int = Field(4, ge=1)
-    minibatches: int = Field(4, ge=1)
-    snapshot_every_steps: int = Field(10_000, ge=1)
-    pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = "squared"
+    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
+                                      description="the scenario curriculum")
+    core: Literal["gru", "mlp"] = Field("gru", description="network core")
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    epochs: int = Field(4, ge=1, description="PPO epochs per round")
+    minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
+    snapshot_every_steps: int = Field(10_000, ge=1,
+                                      description="agent-steps between snapshots of a member")
+    pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
+        "squared", description="PFSP weighting of main agents and league exploiters")
 
     @model_validator(mode="after")
     def _check(self) -> LeagueConfig:
+        from socius.policies.scripted import PARTNERS
+
+        for name in self.scripted:
+            if name not in PARTNERS or name == "fixed_mixed":
+                raise ValueError(f"scripted: {name!r} is not a background partner (known: "
+                                 f"{sorted(set(PARTNERS) - {'fixed_mixed'})})")
         names = [p.name for p in self.populations]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"populations need distinct names, got {names}")
@@ -135,3 +148,27 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                              for e in exc.errors())
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid league config: {problems}") from None
+
+
+def config_reference() -> str:
+    """Markdown reference of every league config key, generated from the models."""
+    lines = ["# League configuration reference", "",
+             "Generated from `socius/platform/league/config.py` (`config_reference()`); a test "
+             "keeps this file in sync.", ""]
+    for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
+                         ("scenarios", ScenarioConfig)):
+        lines += [f"## `{title}`", "", model.__doc__.strip(), "",
+                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, info in model.model_fields.items():
+            default = "(required)" if info.is_required() else \
+                info.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = "(section)"
+            elif isinstance(default, list) and default and isinstance(default[0], BaseModel):
+                default = [d.model_dump() for d in default]
+            kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            kind = kind.replace("typing.", "").replace("|", "or")
+            lines.append(f"| `{name}` | {kind} | `{default}` | {info.description or ''} |")
+        lines.append("")
+    lines += ["## Profiles", "", *[f"- `{k}`: `{v}`" for k, v in PROFILES.items()], ""]
+    return "\n".join(lines)

@@ -20,6 +20,7 @@ from socius.platform.league.pfsp import pfsp_probabilities
 from socius.platform.league.roles import Role
 from socius.platform.league.state import LeagueState, Member
 from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket
+from socius.policies.scripted import PARTNERS, make_partner
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class MatchmakingRules:
     curriculum: str = "uniform"  # or "learning_progress"
 
     def __post_init__(self) -> None:
+        for name in self.scripted:
+            if name not in PARTNERS:
+                raise ValueError(f"MatchmakingRules.scripted: unknown partner {name!r} "
+                                 f"(known: {sorted(PARTNERS)})")
         if not 0 <= self.main_self_play + self.main_scripted <= 1:
             raise ValueError("MatchmakingRules: main_self_play + main_scripted must be in [0, 1]")
         if self.curriculum not in ("uniform", "learning_progress"):
@@ -62,19 +67,22 @@ def _pfsp_pick(learner: Member, candidates: list[str], state: LeagueState, weigh
 
 
 def choose_opponent(learner: Member, state: LeagueState, rules: MatchmakingRules,
-                    rng: np.random.Generator) -> str:
-    """One opponent seat's occupant for this learner, by its role."""
+                    rng: np.random.Generator, scenario: Scenario | None = None) -> str:
+    """One opponent seat's occupant for this learner, by its role (scripted partners only in
+    scenarios where they are defined)."""
     others = [m.id for m in state.members.values() if m.id != learner.id]
+    scripted = [s for s in rules.scripted
+                if scenario is None or make_partner(s).supports(scenario)]
     if learner.role is Role.MAIN_EXPLOITER:
         mains = [m.id for m in state.members.values() if m.role is Role.MAIN]
         return _pfsp_pick(learner, mains or [learner.id], state, rules.exploiter_weighting, rng)
     if learner.role is Role.LEAGUE_EXPLOITER:
         return _pfsp_pick(learner, others or [learner.id], state, rules.weighting, rng)
     u = rng.random()
-    if u < rules.main_self_play or not (others or rules.scripted):
+    if u < rules.main_self_play or not (others or scripted):
         return learner.id
-    if rules.scripted and (u < rules.main_self_play + rules.main_scripted or not others):
-        return SCRIPTED_PREFIX + rules.scripted[int(rng.integers(len(rules.scripted)))]
+    if scripted and (u < rules.main_self_play + rules.main_scripted or not others):
+        return SCRIPTED_PREFIX + scripted[int(rng.integers(len(scripted)))]
     return _pfsp_pick(learner, others, state, rules.weighting, rng)
 
 
@@ -105,7 +113,7 @@ def compose_ticket(learner: Member, scenario: Scenario, state: LeagueState,
         elif team_of[seat] == team_of[my_seat]:
             seats.append(choose_teammate(learner, state, rules, rng))
         else:
-            seats.append(choose_opponent(learner, state, rules, rng))
+            seats.append(choose_opponent(learner, state, rules, rng, scenario))
     learn = tuple(s == learner.id for s in seats)
     return MatchTicket(match_id, scenario, tuple(seats), learn, seed)
 

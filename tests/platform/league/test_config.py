@@ -50,3 +50,30 @@ def test_cli_refuses_bad_config_before_starting_anything(capsys):
 def test_cli_refuses_an_existing_run_folder(tmp_path, capsys):
     assert main(["league", "run", "--profile", "smoke", "--run-dir", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_example_configs_are_valid():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[3] / "configs"
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    assert names == ["full_space", "mixed_motive", "zero_sum"]
+    for path in folder.glob("*.yaml"):
+        assert load_config(path).name == path.stem
+
+
+def test_config_reference_is_in_sync():
+    from pathlib import Path
+
+    from socius.platform.league.config import config_reference
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "config.md"
+    assert doc.read_text() == config_reference(), (
+        "docs/config.md is stale: regenerate it with "
+        "`python -c \"from socius.platform.league.config import config_reference; "
+        "open('docs/config.md', 'w').write(config_reference())\"`")
+
+
+def test_unknown_scripted_partner_is_refused():
+    with pytest.raises(ConfigError, match="saint"):
+        load_config(overrides=["scripted=[saint]"])

@@ -125,3 +125,14 @@ def test_payoff_table_decays_old_results():
     for _ in range(3):
         table.record("a", "b", "f", 1.0)
     assert table.win_rate("a", "b") > 0.7  # recent wins dominate
+
+
+def test_scripted_partners_join_only_games_where_they_are_defined():
+    state, rng = league(), np.random.default_rng(6)
+    rules = MatchmakingRules(scripted=("tit_for_tat", "uniform_random"))
+    rps = classic("rock_paper_scissors__textbook")
+    seats = Counter(s for k in range(500) for s in compose_ticket(
+        state.members["main_0"], rps, state, rules, rng, f"r{k}").seats)
+    assert seats["scripted:uniform_random"] > 0 and seats["scripted:tit_for_tat"] == 0
+    with pytest.raises(ValueError, match="unknown partner"):
+        MatchmakingRules(scripted=("saint",))
