@@ -264,15 +264,15 @@ def _snapshot(state: LeagueState, member: Member, weights: dict[str, np.ndarray]
 
 def members_table(state: LeagueState) -> str:
     """Members, roles, ratings (ordinal mu - 3 sigma), strongest first."""
-    rows = [f"{'member':<24}{'role':<18}{'population':<12}{'trainable':<10}{'rating':>8}"]
+    rows = [f"{'member':<32}{'role':<18}{'population':<12}{'trainable':<10}{'rating':>8}"]
     rated = dict(leaderboard(state.ratings))
     order = list(rated) + [m for m in state.members if m not in rated]
     for member_id in order:
         rating = f"{rated[member_id].ordinal:8.2f}" if member_id in rated else "       -"
         if member_id not in state.members:  # the scripted background
-            rows.append(f"{member_id:<24}{'scripted':<18}{'background':<12}{'False':<10}{rating}")
+            rows.append(f"{member_id:<32}{'scripted':<18}{'background':<12}{'False':<10}{rating}")
             continue
         m = state.members[member_id]
-        rows.append(f"{m.id:<24}{m.role.value:<18}{m.population:<12}{str(m.trainable):<10}"
+        rows.append(f"{m.id:<32}{m.role.value:<18}{m.population:<12}{str(m.trainable):<10}"
                     f"{rating}")
     return "\n".join(rows)
