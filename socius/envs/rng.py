@@ -13,12 +13,11 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
-# Streams: one per kind of event, so adding a draw never shifts another.
-STREAM_END = 1
-STREAM_RETEAM = 2
-STREAM_RULE = 3
+# The engine reads its per-step events (episode end, re-teaming, rule change) from 21-bit
+# slices of one step key; further draws of a step use their own streams, so adding one never
+# shifts another.
 STREAM_RULE_PICK = 4
-STREAM_PERMUTE = 16  # + seat
+STREAM_PERMUTE = 16
 
 
 def mix(z: np.ndarray) -> np.ndarray:
