@@ -47,6 +47,8 @@ class PayoffTable:
     decay: float = 0.99
     wins: dict[tuple[str, str, str], float] = field(default_factory=dict)
     games: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # (member, opponent) -> [wins, games] summed over families: O(1) lookups for matchmaking
+    _totals: dict[tuple[str, str], list[float]] = field(default_factory=dict, repr=False)
 
     def record(self, member: str, opponent: str, family: str, outcome: float) -> None:
         """`outcome` 1 for a win of `member`, 0 for a loss, 0.5 for a draw; both sides update."""
@@ -54,16 +56,21 @@ class PayoffTable:
             raise ValueError(f"outcome must be in [0, 1], got {outcome}")
         for key, result in (((member, opponent, family), outcome),
                             ((opponent, member, family), 1.0 - outcome)):
-            self.wins[key] = self.wins.get(key, 0.0) * self.decay + result
-            self.games[key] = self.games.get(key, 0.0) * self.decay + 1.0
+            old_wins, old_games = self.wins.get(key, 0.0), self.games.get(key, 0.0)
+            self.wins[key] = old_wins * self.decay + result
+            self.games[key] = old_games * self.decay + 1.0
+            total = self._totals.setdefault(key[:2], [0.0, 0.0])
+            total[0] += self.wins[key] - old_wins
+            total[1] += self.games[key] - old_games
 
     def win_rate(self, member: str, opponent: str, family: str | None = None,
                  prior_games: float = 1.0) -> float:
         """Decayed win rate of `member` against `opponent` (one family or all), shrunk to 0.5."""
-        keys = [k for k in self.games if k[0] == member and k[1] == opponent
-                and (family is None or k[2] == family)]
-        wins = sum(self.wins[k] for k in keys)
-        games = sum(self.games[k] for k in keys)
+        if family is None:
+            wins, games = self._totals.get((member, opponent), (0.0, 0.0))
+        else:
+            key = (member, opponent, family)
+            wins, games = self.wins.get(key, 0.0), self.games.get(key, 0.0)
         return (wins + 0.5 * prior_games) / (games + prior_games)
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +83,9 @@ class PayoffTable:
         for member, opponent, family, wins, games in data["rows"]:
             table.wins[member, opponent, family] = wins
             table.games[member, opponent, family] = games
+            total = table._totals.setdefault((member, opponent), [0.0, 0.0])
+            total[0] += wins
+            total[1] += games
         return table
 
 

@@ -136,3 +136,25 @@ def test_scripted_partners_join_only_games_where_they_are_defined():
     assert seats["scripted:uniform_random"] > 0 and seats["scripted:tit_for_tat"] == 0
     with pytest.raises(ValueError, match="unknown partner"):
         MatchmakingRules(scripted=("saint",))
+
+
+def test_payoff_totals_equal_the_sum_over_families():
+    rng = np.random.default_rng(7)
+    table = PayoffTable(decay=0.9)
+    members, families = ["a", "b", "c"], ["pd", "pg", "rps"]
+    for _ in range(300):
+        x, y = rng.choice(members, 2, replace=False)
+        table.record(str(x), str(y), str(rng.choice(families)), float(rng.choice([0, 0.5, 1])))
+    again = PayoffTable.from_dict(table.to_dict())
+    for x in members:
+        for y in members:
+            keys = [k for k in table.games if k[:2] == (x, y)]
+            wins = sum(table.wins[k] for k in keys)
+            games = sum(table.games[k] for k in keys)
+            expected = (wins + 0.5) / (games + 1.0)
+            assert table.win_rate(x, y) == pytest.approx(expected, rel=1e-9)
+            assert again.win_rate(x, y) == pytest.approx(expected, rel=1e-9)
+            for f in families:
+                if (x, y, f) in table.games:
+                    assert table.win_rate(x, y, f) == pytest.approx(
+                        (table.wins[x, y, f] + 0.5) / (table.games[x, y, f] + 1.0))
