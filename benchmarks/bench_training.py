@@ -29,7 +29,7 @@ from socius.platform.training.runner import Runner, RunnerActor  # noqa: E402
 from socius.platform.training.tickets import MatchTicket  # noqa: E402
 from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
 from socius.policies.network import NetConfig, SociusNet  # noqa: E402
-from socius.policies.trainer import PPOSettings, build_learner_group  # noqa: E402
+from socius.policies.trainer import PPOSettings, build_learner_group, learner_states  # noqa: E402
 
 BATCH = 4096  # agent-steps per training iteration, both paths
 MINIBATCH = 1024
@@ -100,8 +100,7 @@ def socius_sampling(repeats: int = 8, instances: int = INSTANCES) -> float:
 def learner_only(repeats: int) -> float:
     """Agent-steps/s of LearnerGroup.update alone on Socius batches of the same size."""
     group = build_learner_group(NET, PPOSettings(epochs=EPOCHS), 10**9, module_ids=("main_0",))
-    state = {k.removeprefix("net."): np.asarray(v)
-             for k, v in group.get_weights(module_ids=["main_0"])["main_0"].items()}
+    state = learner_states(group, ["main_0"])["main_0"]
     batch, _ = Runner(NET, STEPS).run(tickets(), {"main_0": WeightsHandle("w", state)})
     rates = []
     for _ in range(repeats + 1):

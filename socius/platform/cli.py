@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set generations=3")
     run.add_argument("--profile", choices=["smoke", "default"], default=None,
-                     help="start from a named profile (smoke: about a minute)")
+                     help="start from a named profile (smoke: about 20 seconds)")
     run.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<time>)")
     run.add_argument("--num-cpus", type=int, default=2)
     run.set_defaults(func=cmd_league_run)

@@ -79,10 +79,23 @@ def to_multi_agent_batch(batches: dict[str, RolloutBatch], max_seq_len: int) -> 
     return MultiAgentBatch(policy_batches, env_steps=steps)
 
 
+def learner_states(learner_group, module_ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Each module's SociusNet state dict (numpy), taken from the Learner: its value head is
+    current, unlike a runner's copy. The RLModule holds the net as `net`; the prefix goes."""
+    states = learner_group.get_weights(module_ids=list(module_ids))
+    return {m: {k.removeprefix("net."): np.asarray(v) for k, v in states[m].items()}
+            for m in module_ids}
+
+
+def set_learner_state(learner_group, module_id: str, state: dict[str, Any]) -> None:
+    """Load a SociusNet state dict into a module of the Learner (the inverse of learner_states)."""
+    learner_group.set_weights({module_id: {f"net.{k}": v for k, v in state.items()}})
+
+
 def learner_weights(learner_group, module_id: str = MODULE_ID) -> dict[str, torch.Tensor]:
-    """The SociusNet state dict of a module, taken from the Learner (its value head is current)."""
-    state = learner_group.get_weights(module_ids=[module_id])[module_id]
-    return {k.removeprefix("net."): torch.as_tensor(v) for k, v in state.items()}
+    """The SociusNet state dict of one module as torch tensors."""
+    state = learner_states(learner_group, [module_id])[module_id]
+    return {k: torch.as_tensor(v) for k, v in state.items()}
 
 
 class LocalTrainer:

@@ -37,7 +37,12 @@ from socius.platform.training.runner import RunnerActor
 from socius.platform.training.weights import WeightsHandle, state_digest
 from socius.policies.checkpoint import load_module, save_checkpoint
 from socius.policies.network import NetConfig, SociusNet
-from socius.policies.trainer import PPOSettings, build_learner_group
+from socius.policies.trainer import (
+    PPOSettings,
+    build_learner_group,
+    learner_states,
+    set_learner_state,
+)
 
 STATE_FILE, MANIFEST_FILE = "league.json", "manifest.json"
 
@@ -155,12 +160,8 @@ class LeagueRun:
         self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
                                            seed=config.seed + i) for i in range(config.runners)]
         self.frozen: dict[str, WeightsHandle] = {}
-        self.initial = self._weights()  # exploiters restart from these
+        self.initial = learner_states(self.group, self.learning)  # exploiters restart here
 
-    def _weights(self) -> dict[str, dict[str, np.ndarray]]:
-        states = self.group.get_weights(module_ids=self.learning)
-        return {m: {k.removeprefix("net."): np.asarray(v) for k, v in w.items()}
-                for m, w in states.items()}
 
     def restore_weights(self) -> None:
         """Learners and snapshots from the run folder's checkpoints."""
@@ -168,7 +169,7 @@ class LeagueRun:
         for member_id in self.learning:
             self.initial[member_id] = _numpy_state(load_module(folder / f"{member_id}@init"))
             current = _numpy_state(load_module(folder / member_id))
-            self.group.set_weights({member_id: {f"net.{k}": v for k, v in current.items()}})
+            set_learner_state(self.group, member_id, current)
         for member in self.state.members.values():
             if not member.trainable:
                 weights = _numpy_state(load_module(folder / member.id))
@@ -212,7 +213,7 @@ class LeagueRun:
 
     def _after_generation(self, steps_by_member: dict[str, int]) -> None:
         """Bookkeeping, snapshots and resets; then learners and state are saved atomically."""
-        state, weights = self.state, self._weights()
+        state, weights = self.state, learner_states(self.group, self.learning)
         for member_id in self.learning:
             member = state.members[member_id]
             member.steps += steps_by_member.get(member_id, 0)
@@ -225,8 +226,7 @@ class LeagueRun:
                 member.steps_since_snapshot = 0
                 if reset_after_snapshot(member.role, float(self.rng.random()), self.snapshots):
                     weights[member_id] = self.initial[member_id]
-                    self.group.set_weights({member_id: {f"net.{k}": v for k, v in
-                                                        weights[member_id].items()}})
+                    set_learner_state(self.group, member_id, weights[member_id])
             self._save(member_id, weights[member_id], member_id)
         write_json_atomic(self.run_dir / STATE_FILE,
                           {"league": state.to_dict(), "rng": self.rng.bit_generator.state})

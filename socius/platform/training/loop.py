@@ -20,7 +20,7 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from socius.platform.training.tickets import MatchTicket
 from socius.platform.training.weights import WeightsHandle, state_digest
-from socius.policies.trainer import PPOSettings
+from socius.policies.trainer import PPOSettings, learner_states
 
 
 @dataclass
@@ -37,12 +37,8 @@ class LoopResult:
 
 def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
     """Each member's current weights from the Learner, put once into the object store."""
-    states = learner_group.get_weights(module_ids=members)
-    handles = {}
-    for member in members:
-        state = {k.removeprefix("net."): np.asarray(v) for k, v in states[member].items()}
-        handles[member] = WeightsHandle(state_digest(state), ray.put(state))
-    return handles
+    return {member: WeightsHandle(state_digest(state), ray.put(state))
+            for member, state in learner_states(learner_group, members).items()}
 
 
 def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[MatchTicket]]],
