@@ -34,6 +34,7 @@ class Catalog:
         # Both flat tables open with zeros: absent seats index there and read 0.
         codes, tables, features = [np.zeros(1, np.int64)], [np.zeros(zero_block)], []
         code_off, table_off, x, stock, linear, game_scenario = [], [], [], [], [], []
+        cooperative = []
         self.scenario_game_base = np.zeros(len(scenarios), np.intp)
         for s, sc in enumerate(scenarios):
             self.scenario_game_base[s] = len(x)
@@ -46,6 +47,7 @@ class Catalog:
                 stock.append(table.stock)
                 linear.append(table.linear)
                 game_scenario.append(s)
+                cooperative.append(-1 if fam.cooperative_action is None else fam.cooperative_action)
                 codes.append(table.code.ravel())
                 tables.append(table.table.ravel())
                 for role in range(2):
@@ -61,6 +63,7 @@ class Catalog:
         self.game_is_stock = np.array([s is not None for s in stock])
         self.game_stock = np.array([s or (1.0, 0.0, 1.0) for s in stock], np.float64)
         self.game_scenario = np.array(game_scenario, np.intp)
+        self.game_cooperative_action = np.array(cooperative, np.int64)  # -1: the game has none
         n_games = len(x)
         self.seat_code = np.zeros((n_games, m), np.int64)
         self.seat_table = np.zeros((n_games, m), np.int64)

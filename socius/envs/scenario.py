@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from socius.envs.families import (
@@ -194,7 +195,7 @@ class Scenario:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
-    @property
+    @cached_property  # frozen: the hash never changes, and matchmaking asks for it per seat
     def id(self) -> str:
         """A content hash: equal scenarios have equal ids."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

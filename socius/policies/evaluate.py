@@ -85,3 +85,19 @@ def play_against(net: SociusNet, scenario: Scenario, partner: ScriptedPartner, e
         active &= ~(out.terminated | out.truncated)
     return Evaluation(steps, counts / max(steps, 1), payoff_sum / max(steps, 1),
                       tom_hits / max(tom_steps, 1), tom_steps)
+
+
+@torch.no_grad()
+def first_step_action_probs(net: SociusNet, scenario: Scenario) -> np.ndarray:
+    """The net's action distribution at the first step of `scenario`, averaged over its seats
+    (nothing has happened yet, so this is the whole policy of a one-shot game)."""
+    n = scenario.n_players
+    engine = BatchedEngine([scenario], np.zeros(n, np.intp), max_players=net.config.max_players)
+    out = engine.buffers()
+    engine.reset(np.arange(n, dtype=np.uint64), out)
+    seats = np.arange(n)
+    obs = flat_observation(out.tokens[seats, :, seats],
+                           engine.rule_table[out.rules_index[seats, seats]])
+    state = net.initial_state(n) if net.recurrent else None
+    logits = net(torch.from_numpy(obs), state)["action_logits"][:, : scenario.n_actions]
+    return torch.softmax(logits, -1).mean(0).numpy().astype(np.float64)

@@ -83,6 +83,10 @@ class RolloutCollector:
         self.episode_returns: list[float] = []
         self.finished_episodes: list[tuple[int, np.ndarray]] = []  # (instance, seat returns)
         self._running_return = np.zeros((m, b))
+        # per seat and instance: steps in games that have a cooperative action, and how many of
+        # them the seat cooperated in
+        self.cooperation_steps = np.zeros((m, b), np.int64)
+        self.cooperated = np.zeros((m, b), np.int64)
 
     def _observe(self, p: int) -> np.ndarray:
         seats, inst, _ = self.pairs[p]
@@ -129,6 +133,7 @@ class RolloutCollector:
                           "episode": eng.episode.copy(), "step": eng.t.copy(),
                           "action": actions, "team_move": moves, "action_logp": logp_all,
                           "value": value_all}
+            self._count_cooperation(actions)
             eng.step(actions, self.buffers, moves if eng.any_coalition else None)
             done = self.buffers.terminated | self.buffers.truncated
             if self.log_steps:
@@ -159,6 +164,12 @@ class RolloutCollector:
             self._end_episodes(done)
         self.step_log = {k: np.stack(v) for k, v in log.items()}  # [T, M, B, ...] / [T, B]
         return {p: self._finish(p, record[p], steps) for p in learners}
+
+    def _count_cooperation(self, actions: np.ndarray) -> None:
+        cooperative = self.engine.catalog.game_cooperative_action[self.engine.game]  # [B]
+        defined = self.engine.present & (cooperative >= 0)[None, :]
+        self.cooperation_steps += defined
+        self.cooperated += defined & (actions == cooperative[None, :])
 
     def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):
         """Sampled (action, team move, log-prob); exploring pairs act uniformly at random."""

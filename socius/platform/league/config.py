@@ -44,6 +44,9 @@ class ScenarioConfig(Strict):
         (0.8, 0.97), description="continuation probabilities drawn from")
     max_steps: int = Field(200, ge=1, description="cap on continuation episodes")
     seed: int = Field(0, description="seed of the scenario sample")
+    classics: list[str] | None = Field(
+        None, description="named classics (`socius scenarios classics`) instead of a sample")
+    classic_horizon: int = Field(10, ge=1, description="fixed horizon of the named classics")
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -52,6 +55,14 @@ class ScenarioConfig(Strict):
         for name in self.families or []:
             if name not in FAMILIES:
                 raise ValueError(f"unknown family {name!r} (known: {sorted(FAMILIES)})")
+        if self.classics is not None:
+            from socius.envs import classic_names
+
+            for name in self.classics:
+                if name not in classic_names():
+                    raise ValueError(f"unknown classic {name!r} (known: {classic_names()})")
+            if not self.classics:
+                raise ValueError("classics: name at least one, or leave it out to sample")
         return self
 
 
@@ -68,8 +79,10 @@ class LeagueConfig(Strict):
     populations: list[PopulationConfig] = Field(
         default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")],
         description="populations and their members by role")
-    scripted: list[str] = Field(default_factory=lambda: ["tit_for_tat", "always_defect"],
-                                description="scripted background population")
+    scripted: list[str] = Field(
+        default_factory=lambda: ["tit_for_tat", "uniform_random"],
+        description="scripted background population (always_defect is never out-scored in a "
+        "social dilemma, so a default league's ratings leave it out)")
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
                                       description="the scenario curriculum")
     core: Literal["gru", "mlp"] = Field("gru", description="network core")
@@ -80,6 +93,12 @@ class LeagueConfig(Strict):
                                       description="agent-steps between snapshots of a member")
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
         "squared", description="PFSP weighting of main agents and league exploiters")
+    curriculum: Literal["uniform", "learning_progress"] = Field(
+        "uniform", description="how scenarios are drawn: uniformly, or by learning progress "
+        "(gap between fast and slow moving averages of the learners' return per scenario)")
+    main_opponents: Literal["pfsp", "uniform", "nash"] = Field(
+        "pfsp", description="how main agents draw league opponents: PFSP, uniformly, or from "
+        "the Nash mixture of the empirical meta-game")
 
     @model_validator(mode="after")
     def _check(self) -> LeagueConfig:

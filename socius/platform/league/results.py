@@ -26,6 +26,7 @@ class MatchResult:
     seats: tuple[str, ...]
     returns: tuple[float, ...]
     team_sizes: tuple[int, ...]
+    scenario_id: str = ""
 
     def teams(self) -> list[tuple[list[str], float]]:
         """(members, score) per initial team."""
@@ -53,3 +54,23 @@ def record_results(state: LeagueState, results: list[MatchResult]) -> LeagueStat
         if len(teams) >= 2 and len(flat) == len(set(flat)):
             state.ratings = rate_match(state.ratings, unique, [score for _, score in teams])
     return state
+
+
+def track_returns(state: LeagueState, results: list[MatchResult], fast: float = 0.3,
+                  slow: float = 0.05) -> None:
+    """Fast and slow moving averages of the learners' mean return per scenario: their gap is
+    the learning progress the `learning_progress` curriculum samples by."""
+    for result in results:
+        mine = [r for m, r in zip(result.seats, result.returns, strict=True)
+                if m in state.members and state.members[m].trainable]
+        if not mine or not result.scenario_id:
+            continue
+        value = float(np.mean(mine))
+        averages = state.scenario_returns.setdefault(result.scenario_id, [value, value])
+        averages[0] += fast * (value - averages[0])
+        averages[1] += slow * (value - averages[1])
+
+
+def learning_progress(state: LeagueState) -> dict[str, float]:
+    """Per scenario id: fast minus slow average return of the learners."""
+    return {sid: fast - slow for sid, (fast, slow) in state.scenario_returns.items()}

@@ -25,12 +25,12 @@ import ray
 import torch
 
 import socius
-from socius.envs import ScenarioSpace
+from socius.envs import Scenario, ScenarioSpace, classic
+from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
-from socius.platform.league.matchmaker import MatchmakingRules, issue_tickets
+from socius.platform.league.matchmaker import MatchmakingRules
 from socius.platform.league.ratings import leaderboard
-from socius.platform.league.results import record_results
-from socius.platform.league.roles import Role, SnapshotRules, reset_after_snapshot, snapshot_due
+from socius.platform.league.roles import Role, SnapshotRules
 from socius.platform.league.state import LeagueState, Member
 from socius.platform.training.loop import training_loop
 from socius.platform.training.runner import RunnerActor
@@ -69,6 +69,19 @@ def initial_state(config: LeagueConfig) -> LeagueState:
     return state
 
 
+def league_scenarios(config: LeagueConfig) -> list[Scenario]:
+    """The curriculum: named classics when the config lists them, else a sample of the space."""
+    sc = config.scenarios
+    if sc.classics:
+        return [classic(name, horizon=sc.classic_horizon) for name in sc.classics]
+    space = ScenarioSpace(
+        split=sc.split, families=tuple(sc.families) if sc.families else None,
+        min_players=sc.min_players, max_players=sc.max_players,
+        p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
+        continuation_range=sc.continuation_range, max_steps=sc.max_steps)
+    return [space.sample(sc.seed + k) for k in range(sc.count)]
+
+
 def manifest(config: LeagueConfig) -> dict[str, Any]:
     """What produced this run: versions, commit, seeds and the resolved config."""
     try:
@@ -88,25 +101,21 @@ def manifest(config: LeagueConfig) -> dict[str, Any]:
             "created_unix": time.time()}
 
 
-def win_rate_vs_targets(state: LeagueState, member: Member) -> float:
-    """Main exploiters are judged against the main agents, league exploiters against all."""
-    targets = [m.id for m in state.members.values() if m.id != member.id and (
-        member.role is not Role.MAIN_EXPLOITER or m.role is Role.MAIN)]
-    if not targets:
-        return 0.0
-    return float(np.mean([state.payoff.win_rate(member.id, t) for t in targets]))
+OnGeneration = Callable[[LeagueState, dict[str, dict[str, np.ndarray]]], None]
 
 
-def run_league(config: LeagueConfig, run_dir: str | Path,
-               log: Callable[[str], None] = print) -> LeagueState:
-    """Run the configured league to its last generation under `run_dir` (created here)."""
+def run_league(config: LeagueConfig, run_dir: str | Path, log: Callable[[str], None] = print,
+               on_generation: OnGeneration | None = None) -> LeagueState:
+    """Run the configured league to its last generation under `run_dir` (created here).
+    `on_generation(state, weights)`, if given, sees the state and every member's weights after
+    each generation is saved (for measurements such as exploitability)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "checkpoints").mkdir()
     write_json_atomic(run_dir / MANIFEST_FILE, manifest(config))
     torch.manual_seed(config.seed)
-    league = LeagueRun(config, run_dir, initial_state(config), np.random.default_rng(config.seed))
-    return league.run(first_generation=0, log=log)
+    league = LeagueRun(config, run_dir, initial_state(config), rng_state=None)
+    return league.run(first_generation=0, log=log, on_generation=on_generation)
 
 
 def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> LeagueState:
@@ -125,154 +134,154 @@ def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> Le
             f"{saved_manifest.get('state_format')!r}); this socius {socius.__version__} resumes "
             "only its own runs (state format 1)")
     config = LeagueConfig(**saved_manifest["config"])
-    rng = np.random.default_rng()
-    rng.bit_generator.state = saved["rng"]
     state = LeagueState.from_dict(saved["league"])
-    league = LeagueRun(config, run_dir, state, rng)
-    league.restore_weights()
+    league = LeagueRun(config, run_dir, state, rng_state=saved["rng"])
     log(f"resuming {run_dir} after generation {state.generation}")
     return league.run(first_generation=state.generation + 1, log=log)
 
 
 class LeagueRun:
-    """The live parts of a league run: learners, runners, frozen weights."""
+    """The live parts of a league run: the league actor, learners, runners, frozen weights."""
 
     def __init__(self, config: LeagueConfig, run_dir: Path, state: LeagueState,
-                 rng: np.random.Generator):
+                 rng_state: dict[str, Any] | None):
         torch.set_num_threads(1)
-        self.config, self.run_dir, self.state, self.rng = config, run_dir, state, rng
-        sc = config.scenarios
-        space = ScenarioSpace(
-            split=sc.split, families=tuple(sc.families) if sc.families else None,
-            min_players=sc.min_players, max_players=sc.max_players,
-            p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
-            continuation_range=sc.continuation_range, max_steps=sc.max_steps)
-        self.scenarios = [space.sample(sc.seed + k) for k in range(sc.count)]
-        self.net_config = NetConfig(max_players=sc.max_players, core=config.core)
+        self.config, self.run_dir = config, run_dir
+        scenarios = league_scenarios(config)
+        seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
+        self.net_config = NetConfig(max_players=seats, core=config.core)
         self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches)
-        self.rules = MatchmakingRules(weighting=config.pfsp_weighting,
-                                      scripted=tuple(config.scripted))
-        self.snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
-                                       min_steps=max(1, config.snapshot_every_steps // 10))
         self.learning = sorted(m.id for m in state.learners())
         self.group = build_learner_group(self.net_config, self.ppo, total_steps=10**9,
                                          module_ids=tuple(self.learning))
         self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
                                            seed=config.seed + i) for i in range(config.runners)]
-        self.frozen: dict[str, WeightsHandle] = {}
         self.initial = learner_states(self.group, self.learning)  # exploiters restart here
+        self.frozen: dict[str, WeightsHandle] = {}
+        if rng_state is not None:
+            self._restore_weights(state)
+        rules = MatchmakingRules(weighting=config.pfsp_weighting,
+                                 main_opponents=config.main_opponents,
+                                 curriculum=config.curriculum,
+                                 scripted=tuple(config.scripted))
+        snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
+                                  min_steps=max(1, config.snapshot_every_steps // 10))
+        self.league = LeagueActor.remote(
+            state, scenarios, rules, snapshots, rng_state, seed=config.seed,
+            initial_digests={m: state_digest(w) for m, w in self.initial.items()})
+        self.scenario_count = len(scenarios)
 
-
-    def restore_weights(self) -> None:
+    def _restore_weights(self, state: LeagueState) -> None:
         """Learners and snapshots from the run folder's checkpoints."""
         folder = self.run_dir / "checkpoints"
         for member_id in self.learning:
             self.initial[member_id] = _numpy_state(load_module(folder / f"{member_id}@init"))
             current = _numpy_state(load_module(folder / member_id))
             set_learner_state(self.group, member_id, current)
-        for member in self.state.members.values():
+        for member in state.members.values():
             if not member.trainable:
                 weights = _numpy_state(load_module(folder / member.id))
                 self.frozen[member.id] = WeightsHandle(state_digest(weights), ray.put(weights))
 
-    def run(self, first_generation: int, log: Callable[[str], None]) -> LeagueState:
-        config, state = self.config, self.state
+    def run(self, first_generation: int, log: Callable[[str], None],
+            on_generation: OnGeneration | None = None) -> LeagueState:
+        config, league = self.config, self.league
         if first_generation == 0:
+            state = ray.get(league.get_state.remote())
             for member_id, weights in self.initial.items():
-                self._save(member_id, weights, f"{member_id}@init")
+                self._save(member_id, weights, f"{member_id}@init", state)
         minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
         log(f"league {config.name!r}: {len(self.learning)} learning members, "
-            f"{len(self.scenarios)} scenarios, {config.runners} runner(s) -> {self.run_dir}")
+            f"{self.scenario_count} scenarios, {config.runners} runner(s) -> {self.run_dir}")
         try:
             for generation in range(first_generation, config.generations):
-                state.generation = generation
                 start = time.perf_counter()
+                league.start_generation.remote(generation)
 
                 def plan(_round: int) -> list:
-                    return [issue_tickets(state, self.scenarios, self.rules, self.rng,
-                                          config.tickets_per_round) for _ in self.runners]
+                    return ray.get(league.plan.remote(len(self.runners), config.tickets_per_round))
 
                 result = training_loop(self.group, self.runners, plan,
                                        config.rounds_per_generation, self.ppo, minibatch,
                                        frozen=self.frozen, learning=self.learning)
-                record_results(state, result.match_results)
-                self._after_generation(result.steps_by_member)
+                league.report.remote(result.match_results, result.steps_by_member,
+                                     result.cooperation)
+                state = self._after_generation()
+                if on_generation is not None:
+                    weights = learner_states(self.group, self.learning)
+                    on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
+                                          **weights})
                 seconds = time.perf_counter() - start
                 top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
                 log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
                     f"agent-steps/s trained, {len(result.match_results)} episodes, "
                     f"{len(state.members)} members; top: {top}")
         except KeyboardInterrupt:
-            log(f"stopped: the run folder holds generation {state.generation - 1}; "
-                f"continue with `socius league resume {self.run_dir}`")
+            generation = ray.get(league.get_state.remote()).generation
+            log(f"stopped: the run folder holds the last finished generation (before "
+                f"{generation}); continue with `socius league resume {self.run_dir}`")
         finally:
+            state = ray.get(league.get_state.remote())
             self.group.shutdown()
-            for runner in self.runners:
-                ray.kill(runner)
+            for actor in [*self.runners, league]:
+                ray.kill(actor)
         return state
 
-    def _after_generation(self, steps_by_member: dict[str, int]) -> None:
-        """Bookkeeping, snapshots and resets; then learners and state are saved atomically."""
-        state, weights = self.state, learner_states(self.group, self.learning)
+    def _after_generation(self) -> LeagueState:
+        """Snapshots and resets as the league actor orders them; then learners, snapshots and
+        the state are saved, the state last and atomically, so it never names a missing file."""
+        weights = learner_states(self.group, self.learning)
+        orders = ray.get(self.league.close_generation.remote(
+            {m: state_digest(w) for m, w in weights.items()}))
+        saved = ray.get(self.league.saved.remote())
+        state = LeagueState.from_dict(saved["league"])
+        for order in orders:
+            self._save(order.member, weights[order.member], order.snapshot, state,
+                       parent=order.member)
+            self.frozen[order.snapshot] = WeightsHandle(state_digest(weights[order.member]),
+                                                        ray.put(weights[order.member]))
+            if order.reset:
+                weights[order.member] = self.initial[order.member]
+                set_learner_state(self.group, order.member, weights[order.member])
         for member_id in self.learning:
-            member = state.members[member_id]
-            member.steps += steps_by_member.get(member_id, 0)
-            member.steps_since_snapshot += steps_by_member.get(member_id, 0)
-            member.weights_digest = state_digest(weights[member_id])
-            if snapshot_due(member.role, member.steps_since_snapshot,
-                            win_rate_vs_targets(state, member), self.snapshots):
-                self.frozen.update(_snapshot(state, member, weights[member_id], self.net_config,
-                                             self.run_dir))
-                member.steps_since_snapshot = 0
-                if reset_after_snapshot(member.role, float(self.rng.random()), self.snapshots):
-                    weights[member_id] = self.initial[member_id]
-                    set_learner_state(self.group, member_id, weights[member_id])
-            self._save(member_id, weights[member_id], member_id)
-        write_json_atomic(self.run_dir / STATE_FILE,
-                          {"league": state.to_dict(), "rng": self.rng.bit_generator.state})
+            self._save(member_id, weights[member_id], member_id, state)
+        write_json_atomic(self.run_dir / STATE_FILE, saved)
+        return state
 
-    def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str) -> None:
+    def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
+              state: LeagueState, parent: str | None = None) -> None:
         net = SociusNet(self.net_config)
         net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
-        member = self.state.members[member_id]
-        save_checkpoint(net, self.run_dir / "checkpoints" / name, overwrite=True,
-                        lineage={"member": member_id, "role": member.role.value,
-                                 "population": member.population,
-                                 "generation": self.state.generation})
+        member = state.members[member_id]
+        lineage = {"member": name, "role": member.role.value, "population": member.population,
+                   "generation": state.generation}
+        if parent is not None:
+            lineage["parent"] = parent
+        # overwriting is safe: a name is only reused when a crashed generation is played again
+        save_checkpoint(net, self.run_dir / "checkpoints" / name, overwrite=True, lineage=lineage)
 
 
 def _numpy_state(net: SociusNet) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in net.state_dict().items()}
 
 
-def _snapshot(state: LeagueState, member: Member, weights: dict[str, np.ndarray],
-              net_config: NetConfig, run_dir: Path) -> dict[str, WeightsHandle]:
-    """Freeze the member's current weights as `<id>@<generation>`: a checkpoint on disk and a
-    league member that never learns again."""
-    snap_id = f"{member.id}@{state.generation}"
-    net = SociusNet(net_config)
-    net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
-    save_checkpoint(net, run_dir / "checkpoints" / snap_id,
-                    lineage={"member": snap_id, "parent": member.id, "role": member.role.value,
-                             "population": member.population, "generation": state.generation})
-    digest = state_digest(weights)
-    state.members[snap_id] = Member(snap_id, member.population, member.role, trainable=False,
-                                    parent=member.id, generation=state.generation,
-                                    steps=member.steps, weights_digest=digest)
-    return {snap_id: WeightsHandle(digest, ray.put(weights))}
-
-
 def members_table(state: LeagueState) -> str:
-    """Members, roles, ratings (ordinal mu - 3 sigma), strongest first."""
-    rows = [f"{'member':<32}{'role':<18}{'population':<12}{'trainable':<10}{'rating':>8}"]
+    """Members, roles, ratings (ordinal mu - 3 sigma) and cooperation rates (share of
+    cooperative actions in the last generation's games that have one), strongest first."""
+    rows = [f"{'member':<32}{'role':<18}{'population':<12}{'trainable':<10}{'rating':>8}"
+            f"{'cooperation':>13}"]
     rated = dict(leaderboard(state.ratings))
     order = list(rated) + [m for m in state.members if m not in rated]
+    order += [m for m in state.cooperation if m not in order]
     for member_id in order:
-        rating = f"{rated[member_id].ordinal:8.2f}" if member_id in rated else "       -"
+        rating = f"{rated[member_id].ordinal:8.2f}" if member_id in rated else f"{'-':>8}"
+        coop = state.cooperation.get(member_id)
+        coop = f"{coop:13.2f}" if coop is not None else f"{'-':>13}"
         if member_id not in state.members:  # the scripted background
-            rows.append(f"{member_id:<32}{'scripted':<18}{'background':<12}{'False':<10}{rating}")
+            rows.append(f"{member_id:<32}{'scripted':<18}{'background':<12}{'False':<10}{rating}"
+                        f"{coop}")
             continue
         m = state.members[member_id]
         rows.append(f"{m.id:<32}{m.role.value:<18}{m.population:<12}{str(m.trainable):<10}"
-                    f"{rating}")
+                    f"{rating}{coop}")
     return "\n".join(rows)

@@ -97,6 +97,12 @@ class LeagueState:
     payoff: PayoffTable = field(default_factory=PayoffTable)
     ratings: dict[str, Rating] = field(default_factory=dict)
     generation: int = 0
+    tickets_issued: int = 0  # match ids count on from here
+    # member or scripted partner -> share of cooperative actions, in the games that have one,
+    # over the last generation it played them
+    cooperation: dict[str, float] = field(default_factory=dict)
+    # scenario id -> [fast, slow] moving averages of the learners' return (the curriculum)
+    scenario_returns: dict[str, list[float]] = field(default_factory=dict)
 
     def learners(self) -> list[Member]:
         return [m for m in self.members.values() if m.trainable]
@@ -105,11 +111,17 @@ class LeagueState:
         return {"generation": self.generation,
                 "members": [m.to_dict() for m in self.members.values()],
                 "payoff": self.payoff.to_dict(),
-                "ratings": {k: [r.mu, r.sigma] for k, r in sorted(self.ratings.items())}}
+                "ratings": {k: [r.mu, r.sigma] for k, r in sorted(self.ratings.items())},
+                "tickets_issued": self.tickets_issued,
+                "cooperation": dict(sorted(self.cooperation.items())),
+                "scenario_returns": dict(sorted(self.scenario_returns.items()))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeagueState:
         return cls(members={m["id"]: Member.from_dict(m) for m in data["members"]},
                    payoff=PayoffTable.from_dict(data["payoff"]),
                    ratings={k: Rating(mu, sigma) for k, (mu, sigma) in data["ratings"].items()},
-                   generation=data["generation"])
+                   generation=data["generation"], tickets_issued=data.get("tickets_issued", 0),
+                   cooperation=dict(data.get("cooperation", {})),
+                   scenario_returns={k: list(v) for k, v in
+                                     data.get("scenario_returns", {}).items()})

@@ -18,7 +18,7 @@ import numpy as np
 import ray
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from socius.platform.training.tickets import MatchTicket
+from socius.platform.training.tickets import MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightsHandle, state_digest
 from socius.policies.trainer import PPOSettings, learner_states
 
@@ -33,6 +33,14 @@ class LoopResult:
     seconds: float = 0.0
     steps_by_member: dict[str, int] = field(default_factory=dict)
     match_results: list = field(default_factory=list)  # league.results.MatchResult
+    # per member or scripted partner: [cooperative actions, steps where cooperating was possible]
+    cooperation: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _members(tickets: list[MatchTicket] | TicketBatch) -> set[str]:
+    if isinstance(tickets, TicketBatch):
+        return tickets.member_names()
+    return set().union(*(t.members for t in tickets))
 
 
 def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
@@ -41,7 +49,8 @@ def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
             for member, state in learner_states(learner_group, members).items()}
 
 
-def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[MatchTicket]]],
+def training_loop(learner_group, runners: list,
+                  plan: Callable[[int], list[list[MatchTicket] | TicketBatch]],
                   iterations: int, ppo: PPOSettings, minibatch_size: int,
                   frozen: dict[str, WeightsHandle] | None = None,
                   learning: list[str] | None = None,
@@ -53,7 +62,7 @@ def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[
     result, start = LoopResult(), time.perf_counter()
     first = plan(0)
     if learning is None:
-        learning = sorted(set().union(*(t.members for ts in first for t in ts)) - set(frozen))
+        learning = sorted(set().union(*(_members(ts) for ts in first)) - set(frozen))
     weights = {**frozen, **publish(learner_group, learning)}
 
     def sample(round_: int) -> list:
@@ -75,6 +84,10 @@ def training_loop(learner_group, runners: list, plan: Callable[[int], list[list[
             result.match_results.extend(s["results"])
             for member, steps in s["steps_by_member"].items():
                 result.steps_by_member[member] = result.steps_by_member.get(member, 0) + steps
+            for member, (cooperated, possible) in s["cooperation"].items():
+                total = result.cooperation.setdefault(member, [0, 0])
+                total[0] += cooperated
+                total[1] += possible
         result.agent_steps_sampled += sum(s["agent_steps_sampled"] for s in stats)
         batch_refs = [ref for ref, s in zip(batch_refs, stats, strict=True)
                       if s["agent_steps_trainable"]]

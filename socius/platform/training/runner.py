@@ -21,7 +21,7 @@ from socius.envs import BatchedEngine
 from socius.envs.encoding import OBS_VERSION
 from socius.platform.data import schema
 from socius.platform.league.results import MatchResult
-from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket
+from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightPool, WeightsHandle
 from socius.policies.network import NetConfig, SociusNet
 from socius.policies.rollout import RolloutCollector, RolloutSettings
@@ -47,6 +47,7 @@ class Runner:
         self._collector: RolloutCollector | None = None
         self._members: list[str] = []
         self._calls = 0
+        self._fetched: dict[str, Any] = {}
 
     def _build(self, tickets: list[MatchTicket]) -> None:
         scenarios = list({t.scenario.id: t.scenario for t in tickets}.values())
@@ -70,14 +71,17 @@ class Runner:
                                            self.rollout, seed=self.seed + 7919 * self._calls,
                                            log_steps=self.record)
         self._members = members
+        self._seat_names = members + scripted
         self._tickets = tickets
 
-    def run(self, tickets: list[MatchTicket], weights: dict[str, WeightsHandle]
+    def run(self, tickets: list[MatchTicket] | TicketBatch, weights: dict[str, WeightsHandle]
             ) -> tuple[MultiAgentBatch | None, dict[str, Any]]:
         """Play the tickets with these member weights; return (batch for the learners, stats).
         With `record`, `stats["steps"]` holds every seat's steps as an Arrow record batch in
         the rollout schema."""
         start = time.perf_counter()
+        if isinstance(tickets, TicketBatch):
+            tickets = tickets.tickets(self._fetch)
         key = tuple((t.scenario.id, t.seats, t.learn) for t in tickets)
         if key != self._key:
             self._build(tickets)
@@ -92,10 +96,12 @@ class Runner:
         by_member = {self._members[i]: b for i, b in batches.items()}
         trained = sum(b.agent_steps for b in by_member.values())
         results = [MatchResult(t.match_id, t.scenario.games[0].family, t.seats,
-                               tuple(float(r) for r in returns), t.scenario.team_sizes)
+                               tuple(float(r) for r in returns), t.scenario.team_sizes,
+                               t.scenario.id)
                    for t, returns in ((self._tickets[b], r) for b, r in collector.finished_episodes)]
         collector.finished_episodes.clear()
         stats = {
+            "cooperation": self._cooperation(),
             "results": results,
             "agent_steps_sampled": self.steps * collector.engine.agent_count,
             "agent_steps_trainable": trained,
@@ -111,6 +117,28 @@ class Runner:
             return None, stats
         return to_multi_agent_batch(by_member, self.rollout.max_seq_len), stats
 
+    def _fetch(self, source: Any) -> Any:
+        """A ticket batch's scenario or name list, fetched once per object reference."""
+        if not isinstance(source, ray.ObjectRef):
+            return source
+        key = source.hex()
+        if key not in self._fetched:
+            if len(self._fetched) >= 8:  # names change with members: keep the recent ones
+                self._fetched.pop(next(iter(self._fetched)))
+            self._fetched[key] = ray.get(source)
+        return self._fetched[key]
+
+    def _cooperation(self) -> dict[str, tuple[int, int]]:
+        """Per member and scripted partner since the last call: (cooperative actions, steps in
+        games that have a cooperative action)."""
+        collector, counts = self._collector, {}
+        for p, name in enumerate(self._seat_names):
+            seats, inst, _ = collector.pairs[p]
+            counts[name] = (int(collector.cooperated[seats, inst].sum()),
+                            int(collector.cooperation_steps[seats, inst].sum()))
+        collector.cooperated[:] = 0
+        collector.cooperation_steps[:] = 0
+        return counts
 
     def step_record(self) -> pa.RecordBatch:
         """The last call's steps, one row per present seat and step (`data.schema`)."""

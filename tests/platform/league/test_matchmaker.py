@@ -10,9 +10,9 @@ import pytest
 from socius.envs import Scenario, StageGame, classic
 from socius.platform.league.matchmaker import (
     MatchmakingRules,
-    compose_ticket,
     issue_tickets,
-    pick_scenario,
+    scenario_weights,
+    seat_pools,
 )
 from socius.platform.league.ratings import Rating
 from socius.platform.league.roles import Role
@@ -32,10 +32,23 @@ def league():
     return state
 
 
+def tickets_for(state, learner, scenario, rules, rng, n):
+    """`n` tickets of `learner` (the learners take turns, so issue enough for all)."""
+    pools = seat_pools(state, rules, [scenario])
+    turns = len(state.learners())
+    batch = issue_tickets(state, pools, [scenario], rules, rng, n * turns)
+    mine = [t for t in batch.tickets() if learner_of(t) == learner]
+    assert len(mine) == n
+    return mine
+
+
+def learner_of(ticket):
+    return next(s for s, learn in zip(ticket.seats, ticket.learn, strict=True) if learn)
+
+
 def test_teams_take_strangers_and_only_the_learner_learns():
     state, rules, rng = league(), MatchmakingRules(), np.random.default_rng(0)
-    for k in range(200):
-        ticket = compose_ticket(state.members["main_0"], TEAM_GAME, state, rules, rng, f"m{k}")
+    for ticket in tickets_for(state, "main_0", TEAM_GAME, rules, rng, 200):
         assert len(ticket.seats) == 6
         teams = [ticket.seats[:3], ticket.seats[3:]]
         # the learner's team: the learner plus strangers from other populations (the other team
@@ -50,8 +63,8 @@ def test_teams_take_strangers_and_only_the_learner_learns():
 def test_same_population_teammates_when_cross_population_is_off():
     state = LeagueState(members={m.id: m for m in (Member("a_0", "p", Role.MAIN),
                                                    Member("a_1", "p", Role.MAIN))})
-    ticket = compose_ticket(state.members["a_0"], TEAM_GAME, state,
-                            MatchmakingRules(cross_population=False), np.random.default_rng(1), "m")
+    ticket, = tickets_for(state, "a_0", TEAM_GAME, MatchmakingRules(cross_population=False),
+                          np.random.default_rng(1), 1)
     assert set(ticket.seats) <= {"a_0", "a_1"}
 
 
@@ -60,13 +73,11 @@ def test_main_exploiters_face_mains_and_mains_mix_self_play_scripted_and_league(
     pd = classic("prisoners_dilemma__textbook")
     rules = MatchmakingRules(scripted=("tit_for_tat",))
     faced = Counter()
-    for k in range(400):
-        ticket = compose_ticket(state.members["main_exploiter_0"], pd, state, rules, rng, f"e{k}")
+    for ticket in tickets_for(state, "main_exploiter_0", pd, rules, rng, 400):
         faced.update(s for s in ticket.seats if s != "main_exploiter_0")
     assert set(faced) <= {"main_0", "main_1", "main_0@1"}
     kinds = Counter()
-    for k in range(2000):
-        ticket = compose_ticket(state.members["main_0"], pd, state, rules, rng, f"m{k}")
+    for ticket in tickets_for(state, "main_0", pd, rules, rng, 2000):
         other = ticket.seats[1 - ticket.seats.index("main_0")] if ticket.seats.count("main_0") == 1 \
             else "main_0"
         kinds["self" if other == "main_0" else "scripted" if other.startswith("scripted:")
@@ -83,26 +94,40 @@ def test_pfsp_targets_the_opponents_the_learner_loses_to():
         state.payoff.record("main_exploiter_0", "main_0", "prisoners_dilemma", 0.0)
     rules = MatchmakingRules(exploiter_weighting="squared")
     pd = classic("prisoners_dilemma__textbook")
-    faced = Counter(s for k in range(500) for s in compose_ticket(
-        state.members["main_exploiter_0"], pd, state, rules, rng, f"x{k}").seats)
+    faced = Counter(s for ticket in tickets_for(state, "main_exploiter_0", pd, rules, rng, 500)
+                    for s in ticket.seats)
     assert faced["main_0"] > 5 * faced["main_1"]
 
 
 def test_issue_tickets_rotates_learners_and_refuses_frozen_learners():
     state, rng = league(), np.random.default_rng(4)
-    tickets = issue_tickets(state, [classic("prisoners_dilemma__textbook"), TEAM_GAME],
-                            MatchmakingRules(), rng, 8)
-    learners = [next(s for s, learn in zip(t.seats, t.learn, strict=True) if learn) for t in tickets]
-    assert learners[:4] == ["main_0", "main_1", "main_exploiter_0", "league_exploiter_0"]
-    with pytest.raises(ValueError, match="frozen"):
-        compose_ticket(state.members["main_0@1"], TEAM_GAME, state, MatchmakingRules(), rng, "m")
+    scenarios = [classic("prisoners_dilemma__textbook"), TEAM_GAME]
+    pools = seat_pools(state, MatchmakingRules(), scenarios)
+    tickets = issue_tickets(state, pools, scenarios, MatchmakingRules(), rng, 6).tickets()
+    assert [learner_of(t) for t in tickets[:4]] == [
+        "main_0", "main_1", "main_exploiter_0", "league_exploiter_0"]
+    more = issue_tickets(state, pools, scenarios, MatchmakingRules(), rng, 6).tickets()
+    # turns and match ids continue across calls
+    assert learner_of(more[0]) == "main_exploiter_0"
+    assert len({t.match_id for t in tickets + more}) == 12 and state.tickets_issued == 12
+    # frozen snapshots sit in seats but never learn
+    for ticket in tickets_for(state, "main_0", TEAM_GAME, MatchmakingRules(), rng, 300):
+        assert not any(learn and s == "main_0@1"
+                       for s, learn in zip(ticket.seats, ticket.learn, strict=True))
+    with pytest.raises(ValueError, match="no trainable member"):
+        frozen = LeagueState(members={"x": Member("x", "p", Role.MAIN, trainable=False)})
+        issue_tickets(frozen, seat_pools(frozen, MatchmakingRules(), scenarios), scenarios,
+                      MatchmakingRules(), rng, 1)
 
 
 def test_learning_progress_curriculum_prefers_moving_scenarios():
     a, b = classic("prisoners_dilemma__textbook"), TEAM_GAME
     rules, rng = MatchmakingRules(curriculum="learning_progress"), np.random.default_rng(5)
-    picks = Counter(pick_scenario([a, b], rules, rng, {a.id: 0.0, b.id: 1.0}).id
-                    for _ in range(500))
+    weights = scenario_weights([a, b], rules, {a.id: 0.0, b.id: 1.0})
+    assert weights[1] > 20 * weights[0]
+    picks = Counter(t.scenario.id for t in issue_tickets(
+        league(), seat_pools(league(), rules, [a, b]), [a, b], rules, rng, 500,
+        progress={a.id: 0.0, b.id: 1.0}).tickets())
     assert picks[b.id] > 20 * max(picks[a.id], 1)
     with pytest.raises(ValueError, match="curriculum"):
         MatchmakingRules(curriculum="random")
@@ -131,8 +156,8 @@ def test_scripted_partners_join_only_games_where_they_are_defined():
     state, rng = league(), np.random.default_rng(6)
     rules = MatchmakingRules(scripted=("tit_for_tat", "uniform_random"))
     rps = classic("rock_paper_scissors__textbook")
-    seats = Counter(s for k in range(500) for s in compose_ticket(
-        state.members["main_0"], rps, state, rules, rng, f"r{k}").seats)
+    seats = Counter(s for ticket in tickets_for(state, "main_0", rps, rules, rng, 500)
+                    for s in ticket.seats)
     assert seats["scripted:uniform_random"] > 0 and seats["scripted:tit_for_tat"] == 0
     with pytest.raises(ValueError, match="unknown partner"):
         MatchmakingRules(scripted=("saint",))

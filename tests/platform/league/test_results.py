@@ -49,3 +49,43 @@ def test_runner_reports_each_finished_episode():
     assert pd_result.returns[1] >= pd_result.returns[0]  # defection never loses in the PD
     assert all(len(r.returns) == len(r.seats) for r in results)
     assert np.isfinite([x for r in results for x in r.returns]).all()
+
+
+def test_runner_counts_cooperation_per_member_and_partner():
+    """Cooperation rates: share of cooperative actions in games that have one (not in RPS)."""
+    from socius.platform.training.runner import Runner
+    from socius.platform.training.tickets import MatchTicket
+    from socius.platform.training.weights import WeightsHandle, state_digest
+    from socius.policies.network import NetConfig, SociusNet
+
+    config = NetConfig(max_players=2, core="mlp")
+    state = {k: v.numpy() for k, v in SociusNet(config).state_dict().items()}
+    weights = {"main_0": WeightsHandle(state_digest(state), state)}
+    pd = classic("prisoners_dilemma__textbook", horizon=4)
+    rps = classic("rock_paper_scissors__textbook", horizon=4)
+    tickets = [MatchTicket("a", pd, ("scripted:always_cooperate", "scripted:always_defect"),
+                           (False, False)),
+               MatchTicket("b", pd, ("main_0", "scripted:tit_for_tat"), (True, False)),
+               MatchTicket("c", rps, ("main_0", "scripted:uniform_random"), (True, False))]
+    _, stats = Runner(config, steps=8).run(tickets, weights)
+    coop = stats["cooperation"]
+    assert coop["scripted:always_cooperate"] == (8, 8)
+    assert coop["scripted:always_defect"] == (0, 8)
+    assert coop["scripted:uniform_random"] == (0, 0)  # RPS has no cooperative action
+    cooperated, possible = coop["main_0"]
+    assert possible == 8 and 0 <= cooperated <= 8  # only its PD steps count
+
+
+def test_learning_progress_tracks_fast_and_slow_returns():
+    from socius.platform.league.results import learning_progress, track_returns
+
+    state = LeagueState(members={"a": Member("a", "p", Role.MAIN),
+                                 "f": Member("f", "p", Role.MAIN, trainable=False)})
+    for k in range(30):  # scenario "up" improves, "flat" does not; frozen seats never count
+        track_returns(state, [
+            MatchResult("m", "pd", ("a", "f"), (float(k), 100.0), (1, 1), "up"),
+            MatchResult("m", "pd", ("a", "f"), (1.0, -100.0), (1, 1), "flat")])
+    progress = learning_progress(state)
+    assert progress["up"] > 5 and abs(progress["flat"]) < 1e-9
+    again = LeagueState.from_dict(state.to_dict())
+    assert learning_progress(again) == progress

@@ -1,0 +1,168 @@
+"""The league actor: one Ray actor owns the league state and the matchmaker's random generator.
+
+Its methods are thin: each applies a pure function (matchmaker, results, roles) to the state it
+owns. The driver asks it for tickets (`issue`, `plan`), reports what the runners played
+(`report`), closes each generation (`close_generation`: who is snapshotted, who resets) and
+persists what `saved` returns. Runs without Ray too (`League` is a plain class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import ray
+
+from socius.envs import Scenario
+from socius.platform.league.matchmaker import (
+    MatchmakingRules,
+    SeatPools,
+    issue_tickets,
+    scenario_weights,
+    seat_pools,
+)
+from socius.platform.league.results import (
+    MatchResult,
+    learning_progress,
+    record_results,
+    track_returns,
+)
+from socius.platform.league.roles import Role, SnapshotRules, reset_after_snapshot, snapshot_due
+from socius.platform.league.state import LeagueState, Member
+from socius.platform.training.tickets import TicketBatch
+
+
+@dataclass(frozen=True)
+class SnapshotOrder:
+    """The driver freezes `member`'s current weights as `snapshot`, then restarts the member
+    from its initial weights when `reset`."""
+
+    member: str
+    snapshot: str
+    reset: bool
+
+
+def win_rate_vs_targets(state: LeagueState, member: Member) -> float:
+    """Main exploiters are judged against the main agents, league exploiters against all."""
+    targets = [m.id for m in state.members.values() if m.id != member.id and (
+        member.role is not Role.MAIN_EXPLOITER or m.role is Role.MAIN)]
+    if not targets:
+        return 0.0
+    return float(np.mean([state.payoff.win_rate(member.id, t) for t in targets]))
+
+
+def close_generation(state: LeagueState, digests: Mapping[str, str],
+                     initial_digests: Mapping[str, str], rules: SnapshotRules,
+                     rng: np.random.Generator) -> list[SnapshotOrder]:
+    """Snapshot the learners that are due (new frozen members `<id>@<generation>` holding the
+    weights of `digests`) and decide which restart; updates `state` and returns the orders."""
+    orders = []
+    for member in state.learners():
+        member.weights_digest = digests[member.id]
+        if not snapshot_due(member.role, member.steps_since_snapshot,
+                            win_rate_vs_targets(state, member), rules):
+            continue
+        snap_id = f"{member.id}@{state.generation}"
+        state.members[snap_id] = Member(
+            snap_id, member.population, member.role, trainable=False, parent=member.id,
+            generation=state.generation, hyperparameters=dict(member.hyperparameters),
+            care=dict(member.care), steps=member.steps, weights_digest=member.weights_digest)
+        member.steps_since_snapshot = 0
+        reset = reset_after_snapshot(member.role, float(rng.random()), rules)
+        if reset:
+            member.weights_digest = initial_digests[member.id]
+        orders.append(SnapshotOrder(member.id, snap_id, reset))
+    return orders
+
+
+class League:
+    """Owns a `LeagueState`, the curriculum's scenarios and the matchmaker's generator."""
+
+    def __init__(self, state: LeagueState, scenarios: Sequence[Scenario],
+                 rules: MatchmakingRules, snapshot_rules: SnapshotRules,
+                 rng_state: dict[str, Any] | None = None, seed: int = 0,
+                 initial_digests: Mapping[str, str] | None = None):
+        self.state, self.scenarios = state, list(scenarios)
+        self.rules, self.snapshot_rules = rules, snapshot_rules
+        self.rng = np.random.default_rng(seed)
+        if rng_state is not None:
+            self.rng.bit_generator.state = rng_state
+        self.initial_digests = dict(initial_digests or {})
+        # tickets name scenarios by index; the list itself travels once, by reference
+        self.scenario_source = ray.put(tuple(scenarios)) if ray.is_initialized() \
+            else tuple(scenarios)
+        self._pools: SeatPools | None = None  # rebuilt after results or new members
+        self._weights: np.ndarray | None = None
+        self._names: Any = None
+        self._names_value: tuple[str, ...] = ()
+        self._names_version = 0
+
+    def issue(self, count: int) -> TicketBatch:
+        """`count` tickets as arrays; the name and scenario lists they index are not sent again
+        (attach `shared()` of the same `names_version`)."""
+        if self._pools is None:
+            self._rebuild()
+        batch = issue_tickets(self.state, self._pools, self.scenarios, self.rules, self.rng,
+                              count, weights=self._weights)
+        return replace(batch, names_version=self._names_version, names=None, scenarios=None)
+
+    def shared(self) -> dict[str, Any]:
+        """The lists tickets index, as object references under Ray: put once per change."""
+        if self._pools is None:
+            self._rebuild()
+        return {"names_version": self._names_version, "names": self._names,
+                "scenarios": self.scenario_source}
+
+    def _rebuild(self) -> None:
+        """Seat pools and curriculum weights from the current members and results."""
+        self._pools = seat_pools(self.state, self.rules, self.scenarios)
+        self._weights = scenario_weights(self.scenarios, self.rules,
+                                         learning_progress(self.state))
+        if self._pools.names != self._names_value:
+            self._names_value = self._pools.names
+            self._names = ray.put(self._names_value) if ray.is_initialized() \
+                else self._names_value
+            self._names_version += 1
+
+    def plan(self, runners: int, count: int) -> list[TicketBatch]:
+        """One round: `count` tickets for each of `runners` runners, in one call, with the
+        shared lists attached (so runners can play them as they are)."""
+        shared = self.shared()
+        return [replace(self.issue(count), names=shared["names"], scenarios=shared["scenarios"])
+                for _ in range(runners)]
+
+    def start_generation(self, generation: int) -> None:
+        self.state.generation = generation
+
+    def report(self, results: list[MatchResult], steps_by_member: Mapping[str, int],
+               cooperation: Mapping[str, Sequence[int]]) -> None:
+        """Fold a batch of played matches into payoffs, ratings, step counts and cooperation."""
+        record_results(self.state, results)
+        track_returns(self.state, results)
+        for member_id, steps in steps_by_member.items():
+            member = self.state.members[member_id]
+            member.steps += steps
+            member.steps_since_snapshot += steps
+        for name, (cooperated, possible) in cooperation.items():
+            if possible:
+                self.state.cooperation[name] = cooperated / possible
+        self._rebuild()  # here, so that the next `issue` is as fast as any
+
+    def close_generation(self, digests: Mapping[str, str]) -> list[SnapshotOrder]:
+        orders = close_generation(self.state, digests, self.initial_digests,
+                                  self.snapshot_rules, self.rng)
+        self._rebuild()
+        return orders
+
+    def saved(self) -> dict[str, Any]:
+        """What the run folder's `league.json` holds: the state and the generator's state."""
+        return {"league": self.state.to_dict(), "rng": self.rng.bit_generator.state}
+
+    def get_state(self) -> LeagueState:
+        return self.state
+
+
+# No CPU reserved: it answers small calls between the runners' and learners' work.
+LeagueActor = ray.remote(num_cpus=0)(League)

@@ -1,0 +1,67 @@
+"""The league actor's methods on a plain `League` (no Ray): tickets as arrays with shared lists,
+results folded in, snapshots and resets ordered, and state that round-trips."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from socius.envs import classic
+from socius.platform.league.actor import League, SnapshotOrder
+from socius.platform.league.matchmaker import MatchmakingRules
+from socius.platform.league.results import MatchResult
+from socius.platform.league.roles import Role, SnapshotRules
+from socius.platform.league.state import LeagueState, Member
+
+
+def league(**rules):
+    state = LeagueState(members={m.id: m for m in (
+        Member("main_0", "red", Role.MAIN), Member("main_exploiter_0", "blue",
+                                                   Role.MAIN_EXPLOITER))})
+    scenarios = [classic("prisoners_dilemma__textbook"), classic("stag_hunt__textbook")]
+    return League(state, scenarios, MatchmakingRules(scripted=("tit_for_tat",)),
+                  SnapshotRules(every_steps=100, min_steps=10, **rules), seed=0,
+                  initial_digests={"main_0": "init-m", "main_exploiter_0": "init-e"})
+
+
+def test_tickets_need_the_shared_lists_and_play_with_them():
+    lg = league()
+    batch = lg.issue(8)
+    with pytest.raises(ValueError, match="attach"):
+        batch.tickets()
+    shared = lg.shared()
+    assert batch.names_version == shared["names_version"]
+    tickets = replace(batch, names=shared["names"], scenarios=shared["scenarios"]).tickets()
+    assert [t.match_id for t in tickets] == [f"g0-{k}" for k in range(8)]
+    assert {t.scenario.name for t in tickets} <= {"prisoners_dilemma__textbook",
+                                                  "stag_hunt__textbook"}
+    planned = lg.plan(runners=2, count=4)
+    assert len(planned) == 2 and planned[1].tickets()[0].match_id == "g0-12"
+
+
+def test_reports_then_snapshots_resets_and_a_new_name_list():
+    lg = league()
+    version = lg.shared()["names_version"]
+    results = [MatchResult("g0-0", "prisoners_dilemma", ("main_exploiter_0", "main_0"),
+                           (5.0, 0.0), (1, 1))] * 40
+    lg.report(results, {"main_0": 120, "main_exploiter_0": 30},
+              {"main_0": (3, 4), "scripted:tit_for_tat": (4, 4)})
+    state = lg.get_state()
+    assert state.members["main_0"].steps == 120 and state.cooperation["main_0"] == 0.75
+    assert state.ratings["main_exploiter_0"].mu > state.ratings["main_0"].mu
+    state.generation = 3
+    orders = lg.close_generation({"main_0": "d-main", "main_exploiter_0": "d-expl"})
+    # main_0 is due by steps; the exploiter by beating the mains after min_steps, then resets
+    assert orders == [SnapshotOrder("main_0", "main_0@3", False),
+                      SnapshotOrder("main_exploiter_0", "main_exploiter_0@3", True)]
+    snap = state.members["main_0@3"]
+    assert not snap.trainable and snap.parent == "main_0" and snap.weights_digest == "d-main"
+    assert state.members["main_exploiter_0@3"].weights_digest == "d-expl"
+    assert state.members["main_exploiter_0"].weights_digest == "init-e"  # restarted
+    assert state.members["main_0"].steps_since_snapshot == 0
+    assert lg.shared()["names_version"] == version + 1  # snapshots joined the name list
+    saved = lg.saved()
+    again = League(LeagueState.from_dict(saved["league"]), lg.scenarios, lg.rules,
+                   lg.snapshot_rules, rng_state=saved["rng"])
+    assert again.saved() == saved
+    np.testing.assert_array_equal(again.issue(16).seats, lg.issue(16).seats)
