@@ -129,6 +129,31 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """A member's family tree from a run folder's saved league state."""
+    from pathlib import Path
+
+    from socius.platform.league.evolution import family_tree
+    from socius.platform.league.state import LeagueState
+
+    run = Path(args.run) if args.run else None
+    if run is None:  # the newest run under ./runs
+        candidates = [p for p in Path("runs").glob("*") if (p / "league.json").is_file()]
+        if not candidates:
+            print("socius: error: no run folder given (--run) and none under ./runs",
+                  file=sys.stderr)
+            return 2
+        run = max(candidates, key=lambda p: p.stat().st_mtime)
+        print(f"(run {run})")
+    try:
+        state = LeagueState.from_dict(json.loads((run / "league.json").read_text())["league"])
+        print(family_tree(state.members, args.member))
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        print(f"socius: error: {run}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socius", description=__doc__)
     parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
@@ -170,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = runs_verbs.add_parser("list", help="list the runs in a folder")
     listing.add_argument("folder", nargs="?", default="runs")
     listing.set_defaults(func=cmd_runs_list)
+
+    lineage = commands.add_parser("lineage", help="a league member's family tree")
+    lineage.add_argument("member", help="member id, e.g. main_0 or main_0@3")
+    lineage.add_argument("--run", help="run folder (default: the newest under ./runs)")
+    lineage.set_defaults(func=cmd_lineage)
     return parser
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from socius.envs import BatchedEngine
+from socius.policies.care import care_weighted_rewards
 from socius.policies.network import SociusNet, flat_observation
 from socius.policies.scripted import ScriptedPartner
 
@@ -59,6 +60,9 @@ class RolloutCollector:
         learn = np.asarray(learn, bool) & engine.present
         if seat_policy.shape != (m, b) or learn.shape != (m, b):
             raise ValueError(f"seat_policy and learn must have shape {(m, b)}")
+        self.seat_policy = seat_policy
+        # per policy: care for its teammates and for everyone else (policies/care.py)
+        self.care = np.zeros((len(policies), 2))
         self.pairs = []  # per policy: (seats, instances, learn mask)
         for p, policy in enumerate(policies):
             seats, inst = np.nonzero((seat_policy == p) & engine.present)
@@ -81,7 +85,12 @@ class RolloutCollector:
         self._explore = [(self._rng.random(len(s)) < self.settings.explore_prob) & lrn
                          for s, _, lrn in self.pairs]
         self.episode_returns: list[float] = []
-        self.finished_episodes: list[tuple[int, np.ndarray]] = []  # (instance, seat returns)
+        # finished episodes: (instance, seat returns, steps, seat cooperation counts, seat steps
+        # where cooperating was possible)
+        self.finished_episodes: list[tuple[int, np.ndarray, int, np.ndarray, np.ndarray]] = []
+        self._episode_steps = np.zeros(b, np.int64)
+        self._episode_cooperated = np.zeros((m, b), np.int64)
+        self._episode_could = np.zeros((m, b), np.int64)
         self._running_return = np.zeros((m, b))
         # per seat and instance: steps in games that have a cooperative action, and how many of
         # them the seat cooperated in
@@ -103,6 +112,10 @@ class RolloutCollector:
                                       "tom_actions", "tom_moves", "on_policy", "state")}
                   for p in learners}
         log: dict[str, list] = {}
+        caring = bool(np.any(self.care))
+        if caring:  # absent seats (policy -1) are masked out by `present`
+            care_team = self.care[self.seat_policy, 0]
+            care_others = self.care[self.seat_policy, 1]
         for _ in range(steps):
             actions = np.zeros((m, b), np.int64)
             moves = np.zeros((m, b), np.int64)
@@ -134,8 +147,12 @@ class RolloutCollector:
                           "action": actions, "team_move": moves, "action_logp": logp_all,
                           "value": value_all}
             self._count_cooperation(actions)
+            teams = eng.teams.copy() if caring else None  # the teams the step is played in
             eng.step(actions, self.buffers, moves if eng.any_coalition else None)
             done = self.buffers.terminated | self.buffers.truncated
+            train_rewards = care_weighted_rewards(self.buffers.rewards, teams, eng.present,
+                                                  care_team, care_others) \
+                if caring else self.buffers.rewards
             if self.log_steps:
                 before.update(reward=self.buffers.rewards.copy(),
                               terminated=self.buffers.terminated.copy(),
@@ -152,7 +169,7 @@ class RolloutCollector:
                 rec["dist"].append(torch.cat([out["action_logits"], out["team_logits"]],
                                              -1).numpy()[lrn])
                 rec["value"].append(out["value"].numpy()[lrn])
-                rec["reward"].append(self.buffers.rewards[seats, inst][lrn] * cfg.reward_scale)
+                rec["reward"].append(train_rewards[seats, inst][lrn] * cfg.reward_scale)
                 rec["done"].append(done[inst][lrn])
                 others = (np.arange(m)[None, :] != seats[:, None]) & eng.present[:, inst].T
                 rec["tom_actions"].append(np.where(others, actions[:, inst].T, -1)[lrn])
@@ -168,8 +185,12 @@ class RolloutCollector:
     def _count_cooperation(self, actions: np.ndarray) -> None:
         cooperative = self.engine.catalog.game_cooperative_action[self.engine.game]  # [B]
         defined = self.engine.present & (cooperative >= 0)[None, :]
+        cooperated = defined & (actions == cooperative[None, :])
         self.cooperation_steps += defined
-        self.cooperated += defined & (actions == cooperative[None, :])
+        self.cooperated += cooperated
+        self._episode_could += defined
+        self._episode_cooperated += cooperated
+        self._episode_steps += 1
 
     def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):
         """Sampled (action, team move, log-prob); exploring pairs act uniformly at random."""
@@ -194,8 +215,13 @@ class RolloutCollector:
         self.episode_returns.extend(self._running_return[:, finished][present].tolist())
         n_players = self.engine.n_players
         self.finished_episodes.extend(
-            (int(b), self._running_return[: n_players[b], b].copy()) for b in finished)
+            (int(b), self._running_return[: n_players[b], b].copy(), int(self._episode_steps[b]),
+             self._episode_cooperated[: n_players[b], b].copy(),
+             self._episode_could[: n_players[b], b].copy()) for b in finished)
         self._running_return[:, finished] = 0.0
+        self._episode_steps[finished] = 0
+        self._episode_cooperated[:, finished] = 0
+        self._episode_could[:, finished] = 0
         for p, (_, inst, lrn) in enumerate(self.pairs):
             ended = done[inst]
             if not ended.any():

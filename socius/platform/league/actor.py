@@ -16,6 +16,7 @@ import numpy as np
 import ray
 
 from socius.envs import Scenario
+from socius.platform.league.evolution import EvolutionRules, Inheritance, evolve, inherit
 from socius.platform.league.matchmaker import (
     MatchmakingRules,
     SeatPools,
@@ -32,6 +33,15 @@ from socius.platform.league.results import (
 from socius.platform.league.roles import Role, SnapshotRules, reset_after_snapshot, snapshot_due
 from socius.platform.league.state import LeagueState, Member
 from socius.platform.training.tickets import TicketBatch
+
+
+@dataclass(frozen=True)
+class GenerationOrders:
+    """What the driver does to the learners' weights at the end of a generation, in order:
+    snapshots (and resets), then copies (`Inheritance`: child takes parent's weights)."""
+
+    snapshots: list[SnapshotOrder]
+    copies: list[Inheritance]
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,11 @@ class League:
     def __init__(self, state: LeagueState, scenarios: Sequence[Scenario],
                  rules: MatchmakingRules, snapshot_rules: SnapshotRules,
                  rng_state: dict[str, Any] | None = None, seed: int = 0,
-                 initial_digests: Mapping[str, str] | None = None):
+                 initial_digests: Mapping[str, str] | None = None,
+                 evolution: EvolutionRules | None = None, fitness_kind: str = "own"):
         self.state, self.scenarios = state, list(scenarios)
+        self.evolution, self.fitness_kind = evolution, fitness_kind
+        self._results: list[MatchResult] = []  # this generation's, for fitness
         self.rules, self.snapshot_rules = rules, snapshot_rules
         self.rng = np.random.default_rng(seed)
         if rng_state is not None:
@@ -135,12 +148,14 @@ class League:
 
     def start_generation(self, generation: int) -> None:
         self.state.generation = generation
+        self._results = []
 
     def report(self, results: list[MatchResult], steps_by_member: Mapping[str, int],
                cooperation: Mapping[str, Sequence[int]]) -> None:
         """Fold a batch of played matches into payoffs, ratings, step counts and cooperation."""
         record_results(self.state, results)
         track_returns(self.state, results)
+        self._results.extend(results)
         for member_id, steps in steps_by_member.items():
             member = self.state.members[member_id]
             member.steps += steps
@@ -150,11 +165,21 @@ class League:
                 self.state.cooperation[name] = cooperated / possible
         self._rebuild()  # here, so that the next `issue` is as fast as any
 
-    def close_generation(self, digests: Mapping[str, str]) -> list[SnapshotOrder]:
-        orders = close_generation(self.state, digests, self.initial_digests,
-                                  self.snapshot_rules, self.rng)
+    def close_generation(self, digests: Mapping[str, str]) -> GenerationOrders:
+        """Snapshots and resets; then, when evolution is due, copies and mutations."""
+        state = self.state
+        snapshots = close_generation(state, digests, self.initial_digests, self.snapshot_rules,
+                                     self.rng)
+        copies = []
+        if self.evolution and (state.generation + 1) % self.evolution.every_generations == 0:
+            copies = evolve(state.members, self._results, state.ratings, self.evolution,
+                            self.fitness_kind, self.rng, state.generation)
+            for copy in copies:
+                inherit(state.members[copy.child], copy)
+                state.members[copy.child].weights_digest = \
+                    state.members[copy.parent].weights_digest
         self._rebuild()
-        return orders
+        return GenerationOrders(snapshots, copies)
 
     def saved(self) -> dict[str, Any]:
         """What the run folder's `league.json` holds: the state and the generator's state."""

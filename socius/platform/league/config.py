@@ -26,6 +26,13 @@ class PopulationConfig(Strict):
     main: int = Field(1, ge=0, description="main agents")
     main_exploiter: int = Field(0, ge=0, description="main exploiters")
     league_exploiter: int = Field(0, ge=0, description="league exploiters")
+    care_team: float = Field(0.0, ge=-1, le=1, description="members' starting care for their "
+                             "teammates' rewards (negative: spite)")
+    care_others: float = Field(0.0, ge=-1, le=1, description="members' starting care for "
+                               "everyone else's rewards")
+    care_spread: float = Field(0.0, ge=0, le=1, description="starting care drawn uniformly "
+                               "within plus or minus this of the values above (clipped to "
+                               "[-1, 1]), so selection has variety to work on")
 
 
 class ScenarioConfig(Strict):
@@ -47,6 +54,9 @@ class ScenarioConfig(Strict):
     classics: list[str] | None = Field(
         None, description="named classics (`socius scenarios classics`) instead of a sample")
     classic_horizon: int = Field(10, ge=1, description="fixed horizon of the named classics")
+    classic_continuation: float | None = Field(
+        None, gt=0, lt=1, description="if set, the classics continue with this probability "
+        "each step instead (horizon unobserved, capped at `max_steps`)")
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -66,13 +76,28 @@ class ScenarioConfig(Strict):
         return self
 
 
+class EvolutionConfig(Strict):
+    """Exploit/explore within each population and role (off unless the section is given)."""
+
+    every_generations: int = Field(2, ge=1, description="generations between evolution steps")
+    fitness: Literal["own", "team", "welfare", "rating"] = Field(
+        "own", description="what selection rewards: own return, team return, group welfare "
+        "(everyone's mean return in the member's matches) or team rating (openskill ordinal)")
+    bottom_fraction: float = Field(0.25, ge=0, le=1, description="share that copies others")
+    top_fraction: float = Field(0.25, ge=0, le=1, description="share that is copied")
+    resample_prob: float = Field(0.2, ge=0, le=1,
+                                 description="chance a copied value is resampled, not perturbed")
+    care_step: float = Field(0.1, ge=0, description="care perturbation (plus or minus)")
+    care_bounds: tuple[float, float] = Field((0.0, 1.0), description="care stays within")
+
+
 class LeagueConfig(Strict):
     """A whole league run."""
 
     name: str = Field("league", description="run name (the run folder starts with it)")
     seed: int = Field(0, description="seed of matchmaking and initial weights")
-    generations: int = Field(5, ge=1, description="generations to run")
-    rounds_per_generation: int = Field(4, ge=1, description="sample/learn rounds per generation")
+    generations: int = Field(10, ge=1, description="generations to run")
+    rounds_per_generation: int = Field(8, ge=1, description="sample/learn rounds per generation")
     tickets_per_round: int = Field(64, ge=1, description="matches each runner plays per round")
     steps_per_round: int = Field(16, ge=1, description="steps of every match per round")
     runners: int = Field(1, ge=1, description="runner actors")
@@ -86,11 +111,17 @@ class LeagueConfig(Strict):
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
                                       description="the scenario curriculum")
     core: Literal["gru", "mlp"] = Field("gru", description="network core")
+    init_from: str | None = Field(
+        None, description="socius checkpoint folder every learner starts from (and exploiters "
+        "reset to); its network must match `core` and the scenarios' seat count")
     lr: float = Field(1e-3, gt=0, description="learning rate")
+    entropy: float = Field(0.01, ge=0, description="PPO entropy bonus coefficient")
     epochs: int = Field(4, ge=1, description="PPO epochs per round")
     minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
     snapshot_every_steps: int = Field(10_000, ge=1,
                                       description="agent-steps between snapshots of a member")
+    evolution: EvolutionConfig | None = Field(
+        None, description="exploit/explore of learners' weights and care (None: off)")
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
         "squared", description="PFSP weighting of main agents and league exploiters")
     curriculum: Literal["uniform", "learning_progress"] = Field(
@@ -108,6 +139,9 @@ class LeagueConfig(Strict):
             if name not in PARTNERS or name == "fixed_mixed":
                 raise ValueError(f"scripted: {name!r} is not a background partner (known: "
                                  f"{sorted(set(PARTNERS) - {'fixed_mixed'})})")
+        if self.init_from is not None and not (Path(self.init_from) / "policy.json").is_file():
+            raise ValueError(f"init_from: {self.init_from!r} is not a socius checkpoint folder "
+                             "(no policy.json there)")
         names = [p.name for p in self.populations]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"populations need distinct names, got {names}")
@@ -175,7 +209,7 @@ def config_reference() -> str:
              "Generated from `socius/platform/league/config.py` (`config_reference()`); a test "
              "keeps this file in sync.", ""]
     for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
-                         ("scenarios", ScenarioConfig)):
+                         ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():

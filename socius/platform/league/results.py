@@ -27,6 +27,10 @@ class MatchResult:
     returns: tuple[float, ...]
     team_sizes: tuple[int, ...]
     scenario_id: str = ""
+    steps: int = 0  # the episode's length
+    # per seat: cooperative actions, and steps in games that have a cooperative action
+    cooperated: tuple[int, ...] = ()
+    could_cooperate: tuple[int, ...] = ()
 
     def teams(self) -> list[tuple[list[str], float]]:
         """(members, score) per initial team."""

@@ -28,6 +28,7 @@ import socius
 from socius.envs import Scenario, ScenarioSpace, classic
 from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
+from socius.platform.league.evolution import EvolutionRules
 from socius.platform.league.matchmaker import MatchmakingRules
 from socius.platform.league.ratings import leaderboard
 from socius.platform.league.roles import Role, SnapshotRules
@@ -60,10 +61,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def initial_state(config: LeagueConfig) -> LeagueState:
     """Members `<role>_<n>` (numbered across populations) from the configured populations."""
     state, counts = LeagueState(), {role: 0 for role in Role}
+    rng = np.random.default_rng([config.seed, 1])  # starting care only
+
+    def draw(centre: float, spread: float) -> float:
+        return float(np.clip(centre + rng.uniform(-spread, spread), -1, 1)) if spread else centre
+
     for population in config.populations:
         for role in Role:
             for _ in range(getattr(population, role.value)):
-                member = Member(f"{role.value}_{counts[role]}", population.name, role)
+                care = {"team": draw(population.care_team, population.care_spread),
+                        "others": draw(population.care_others, population.care_spread)}
+                member = Member(f"{role.value}_{counts[role]}", population.name, role, care=care)
                 counts[role] += 1
                 state.members[member.id] = member
     return state
@@ -73,6 +81,9 @@ def league_scenarios(config: LeagueConfig) -> list[Scenario]:
     """The curriculum: named classics when the config lists them, else a sample of the space."""
     sc = config.scenarios
     if sc.classics:
+        if sc.classic_continuation is not None:
+            return [classic(name, horizon=None, continuation=sc.classic_continuation,
+                            max_steps=sc.max_steps) for name in sc.classics]
         return [classic(name, horizon=sc.classic_horizon) for name in sc.classics]
     space = ScenarioSpace(
         split=sc.split, families=tuple(sc.families) if sc.families else None,
@@ -101,14 +112,15 @@ def manifest(config: LeagueConfig) -> dict[str, Any]:
             "created_unix": time.time()}
 
 
-OnGeneration = Callable[[LeagueState, dict[str, dict[str, np.ndarray]]], None]
+# (state, every member's weights, the generation's match results)
+OnGeneration = Callable[[LeagueState, dict[str, dict[str, np.ndarray]], list], None]
 
 
 def run_league(config: LeagueConfig, run_dir: str | Path, log: Callable[[str], None] = print,
                on_generation: OnGeneration | None = None) -> LeagueState:
     """Run the configured league to its last generation under `run_dir` (created here).
-    `on_generation(state, weights)`, if given, sees the state and every member's weights after
-    each generation is saved (for measurements such as exploitability)."""
+    `on_generation(state, weights, results)`, if given, sees the state, every member's weights
+    and the generation's match results after each generation is saved (for measurements)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "checkpoints").mkdir()
@@ -150,12 +162,17 @@ class LeagueRun:
         scenarios = league_scenarios(config)
         seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
         self.net_config = NetConfig(max_players=seats, core=config.core)
-        self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches)
+        start = _starting_weights(config.init_from, self.net_config) if config.init_from else None
+        self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches,
+                               entropy_start=config.entropy, entropy_end=config.entropy)
         self.learning = sorted(m.id for m in state.learners())
         self.group = build_learner_group(self.net_config, self.ppo, total_steps=10**9,
                                          module_ids=tuple(self.learning))
         self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
                                            seed=config.seed + i) for i in range(config.runners)]
+        if start is not None:
+            for member_id in self.learning:
+                set_learner_state(self.group, member_id, start)
         self.initial = learner_states(self.group, self.learning)  # exploiters restart here
         self.frozen: dict[str, WeightsHandle] = {}
         if rng_state is not None:
@@ -166,9 +183,13 @@ class LeagueRun:
                                  scripted=tuple(config.scripted))
         snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
                                   min_steps=max(1, config.snapshot_every_steps // 10))
+        evolution = None if config.evolution is None else EvolutionRules(
+            **config.evolution.model_dump(exclude={"fitness"}))
         self.league = LeagueActor.remote(
             state, scenarios, rules, snapshots, rng_state, seed=config.seed,
-            initial_digests={m: state_digest(w) for m, w in self.initial.items()})
+            initial_digests={m: state_digest(w) for m, w in self.initial.items()},
+            evolution=evolution,
+            fitness_kind=config.evolution.fitness if config.evolution else "own")
         self.scenario_count = len(scenarios)
 
     def _restore_weights(self, state: LeagueState) -> None:
@@ -193,24 +214,26 @@ class LeagueRun:
         minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
         log(f"league {config.name!r}: {len(self.learning)} learning members, "
             f"{self.scenario_count} scenarios, {config.runners} runner(s) -> {self.run_dir}")
+        state = ray.get(league.get_state.remote())
         try:
             for generation in range(first_generation, config.generations):
                 start = time.perf_counter()
                 league.start_generation.remote(generation)
+                care = {m.id: (m.care["team"], m.care["others"]) for m in state.learners()}
 
                 def plan(_round: int) -> list:
                     return ray.get(league.plan.remote(len(self.runners), config.tickets_per_round))
 
                 result = training_loop(self.group, self.runners, plan,
                                        config.rounds_per_generation, self.ppo, minibatch,
-                                       frozen=self.frozen, learning=self.learning)
+                                       frozen=self.frozen, learning=self.learning, care=care)
                 league.report.remote(result.match_results, result.steps_by_member,
                                      result.cooperation)
                 state = self._after_generation()
                 if on_generation is not None:
                     weights = learner_states(self.group, self.learning)
                     on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
-                                          **weights})
+                                          **weights}, result.match_results)
                 seconds = time.perf_counter() - start
                 top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
                 log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
@@ -235,7 +258,7 @@ class LeagueRun:
             {m: state_digest(w) for m, w in weights.items()}))
         saved = ray.get(self.league.saved.remote())
         state = LeagueState.from_dict(saved["league"])
-        for order in orders:
+        for order in orders.snapshots:
             self._save(order.member, weights[order.member], order.snapshot, state,
                        parent=order.member)
             self.frozen[order.snapshot] = WeightsHandle(state_digest(weights[order.member]),
@@ -243,6 +266,9 @@ class LeagueRun:
             if order.reset:
                 weights[order.member] = self.initial[order.member]
                 set_learner_state(self.group, order.member, weights[order.member])
+        for copy in orders.copies:  # the child's optimizer state stays its own
+            weights[copy.child] = {k: v.copy() for k, v in weights[copy.parent].items()}
+            set_learner_state(self.group, copy.child, weights[copy.child])
         for member_id in self.learning:
             self._save(member_id, weights[member_id], member_id, state)
         write_json_atomic(self.run_dir / STATE_FILE, saved)
@@ -259,6 +285,14 @@ class LeagueRun:
             lineage["parent"] = parent
         # overwriting is safe: a name is only reused when a crashed generation is played again
         save_checkpoint(net, self.run_dir / "checkpoints" / name, overwrite=True, lineage=lineage)
+
+
+def _starting_weights(path: str, net_config: NetConfig) -> dict[str, np.ndarray]:
+    net = load_module(path)
+    if net.config != net_config:
+        raise ValueError(f"init_from: {path} holds a network {net.config}, but this league needs "
+                         f"{net_config} (set `core` and `scenarios.max_players` to match)")
+    return _numpy_state(net)
 
 
 def _numpy_state(net: SociusNet) -> dict[str, np.ndarray]:

@@ -28,6 +28,8 @@ class Member:
     steps: int = 0
     steps_since_snapshot: int = 0
     weights_digest: str | None = None
+    # what happened to it after birth: copies from better members and their mutations
+    lineage: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -54,10 +54,12 @@ def training_loop(learner_group, runners: list,
                   iterations: int, ppo: PPOSettings, minibatch_size: int,
                   frozen: dict[str, WeightsHandle] | None = None,
                   learning: list[str] | None = None,
+                  care: dict[str, tuple[float, float]] | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
     """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k)` gives each runner's
     tickets for round k (called once per round); `frozen` holds the weights of members that
-    never learn; `learning` the members the LearnerGroup trains (default: all others)."""
+    never learn; `learning` the members the LearnerGroup trains (default: all others);
+    `care[member]` = (team, others) weights of that member's training rewards."""
     frozen = frozen or {}
     result, start = LoopResult(), time.perf_counter()
     first = plan(0)
@@ -67,7 +69,7 @@ def training_loop(learner_group, runners: list,
 
     def sample(round_: int) -> list:
         tickets = first if round_ == 0 else plan(round_)
-        return [runner.run.options(num_returns=2).remote(ts, weights)
+        return [runner.run.options(num_returns=2).remote(ts, weights, care)
                 for runner, ts in zip(runners, tickets, strict=True)]
 
     pending = sample(0)

@@ -74,9 +74,11 @@ class Runner:
         self._seat_names = members + scripted
         self._tickets = tickets
 
-    def run(self, tickets: list[MatchTicket] | TicketBatch, weights: dict[str, WeightsHandle]
+    def run(self, tickets: list[MatchTicket] | TicketBatch, weights: dict[str, WeightsHandle],
+            care: dict[str, tuple[float, float]] | None = None
             ) -> tuple[MultiAgentBatch | None, dict[str, Any]]:
         """Play the tickets with these member weights; return (batch for the learners, stats).
+        `care[member]` = (team, others) shapes that member's training rewards (policies/care.py).
         With `record`, `stats["steps"]` holds every seat's steps as an Arrow record batch in
         the rollout schema."""
         start = time.perf_counter()
@@ -91,14 +93,16 @@ class Runner:
             if member not in weights:
                 raise KeyError(f"no weights for league member {member!r}")
             collector.policies[i] = self.pool.net(weights[member])
+            collector.care[i] = (care or {}).get(member, (0.0, 0.0))
         batches = collector.collect(self.steps)
         self._calls += 1
         by_member = {self._members[i]: b for i, b in batches.items()}
         trained = sum(b.agent_steps for b in by_member.values())
         results = [MatchResult(t.match_id, t.scenario.games[0].family, t.seats,
-                               tuple(float(r) for r in returns), t.scenario.team_sizes,
-                               t.scenario.id)
-                   for t, returns in ((self._tickets[b], r) for b, r in collector.finished_episodes)]
+                               tuple(returns.tolist()), t.scenario.team_sizes, t.scenario.id,
+                               steps, tuple(cooperated.tolist()), tuple(could.tolist()))
+                   for t, (returns, steps, cooperated, could) in (
+                       (self._tickets[b], rest) for b, *rest in collector.finished_episodes)]
         collector.finished_episodes.clear()
         stats = {
             "cooperation": self._cooperation(),

@@ -52,8 +52,9 @@ def test_reports_then_snapshots_resets_and_a_new_name_list():
     state.generation = 3
     orders = lg.close_generation({"main_0": "d-main", "main_exploiter_0": "d-expl"})
     # main_0 is due by steps; the exploiter by beating the mains after min_steps, then resets
-    assert orders == [SnapshotOrder("main_0", "main_0@3", False),
-                      SnapshotOrder("main_exploiter_0", "main_exploiter_0@3", True)]
+    assert orders.snapshots == [SnapshotOrder("main_0", "main_0@3", False),
+                                SnapshotOrder("main_exploiter_0", "main_exploiter_0@3", True)]
+    assert orders.copies == []  # no evolution configured
     snap = state.members["main_0@3"]
     assert not snap.trainable and snap.parent == "main_0" and snap.weights_digest == "d-main"
     assert state.members["main_exploiter_0@3"].weights_digest == "d-expl"
@@ -65,3 +66,29 @@ def test_reports_then_snapshots_resets_and_a_new_name_list():
                    lg.snapshot_rules, rng_state=saved["rng"])
     assert again.saved() == saved
     np.testing.assert_array_equal(again.issue(16).seats, lg.issue(16).seats)
+
+
+def test_evolution_copies_the_fitter_member_after_its_generation():
+    from socius.platform.league.evolution import EvolutionRules
+
+    state = LeagueState(members={m.id: m for m in (
+        Member("main_0", "red", Role.MAIN, care={"team": 0.0, "others": 0.0}),
+        Member("main_1", "red", Role.MAIN, care={"team": 0.8, "others": 0.8}))})
+    lg = League(state, [classic("prisoners_dilemma__textbook")], MatchmakingRules(),
+                SnapshotRules(every_steps=10**6, min_steps=10**5),
+                evolution=EvolutionRules(every_generations=2, bottom_fraction=0.5,
+                                         top_fraction=0.5, resample_prob=0.0),
+                fitness_kind="welfare")
+    # main_1's matches are mutual cooperation, main_0's mutual defection
+    results = [MatchResult("a", "prisoners_dilemma", ("main_1", "main_1"), (3.0, 3.0), (1, 1)),
+               MatchResult("b", "prisoners_dilemma", ("main_0", "main_0"), (1.0, 1.0), (1, 1))]
+    lg.start_generation(0)
+    lg.report(results, {}, {})
+    assert lg.close_generation({"main_0": "d0", "main_1": "d1"}).copies == []  # not due yet
+    lg.start_generation(1)
+    lg.report(results, {}, {})
+    copies = lg.close_generation({"main_0": "d0", "main_1": "d1"}).copies
+    assert [(c.child, c.parent) for c in copies] == [("main_0", "main_1")]
+    child = lg.get_state().members["main_0"]
+    assert child.weights_digest == "d1" and child.lineage[0]["from"] == "main_1"
+    assert child.care["team"] in (pytest.approx(0.9), pytest.approx(0.7))

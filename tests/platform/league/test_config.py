@@ -77,3 +77,10 @@ def test_config_reference_is_in_sync():
 def test_unknown_scripted_partner_is_refused():
     with pytest.raises(ConfigError, match="saint"):
         load_config(overrides=["scripted=[saint]"])
+
+
+def test_init_from_must_name_a_checkpoint(tmp_path):
+    from socius.platform.league.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="init_from"):
+        load_config(overrides=[f"init_from={tmp_path}"])

@@ -91,3 +91,52 @@ def test_resume_refuses_another_socius_version(tmp_path):
     (run_dir / "league.json").write_text(json.dumps({"league": {}, "rng": {}}))
     with pytest.raises(ValueError, match="0.0.1"):
         resume_league(run_dir)
+
+
+def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
+    """Rock-paper-scissors (one shot, ±1): every learner starts from a net that mostly plays
+    rock; exploiters find the counter, snapshots accumulate, and the exploitability of the
+    meta-game Nash mixture's combined play falls below 0.1 and to at most half its
+    first-generation value."""
+    from socius.platform.league.metagame import league_exploitability
+    from socius.platform.league.run import league_scenarios, run_league
+    from socius.policies.checkpoint import save_checkpoint
+    from socius.policies.network import NetConfig, SociusNet
+
+    torch.manual_seed(0)
+    net_config = NetConfig(max_players=2, core="mlp")
+    rock = SociusNet(net_config)
+    with torch.no_grad():
+        rock.action_head.bias[0] += 3.0  # p(rock) about 0.9
+    save_checkpoint(rock, tmp_path / "rock")
+    config = load_config(overrides=[
+        "name=rps", "generations=4", "rounds_per_generation=8", "snapshot_every_steps=2000",
+        "lr=0.03", "entropy=0", "core=mlp", "scripted=[]", f"init_from={tmp_path / 'rock'}",
+        "scenarios.classics=[rock_paper_scissors__textbook]", "scenarios.classic_horizon=1",
+        "scenarios.max_players=2", "populations=[{name: red, main: 1, main_exploiter: 1}]"])
+    scenario = league_scenarios(config)[0]
+    values = []
+
+    def measure(state, weights, results):
+        values.append(league_exploitability(state, weights, net_config, scenario)[0])
+
+    run_league(config, tmp_path / "run", log=lambda line: None, on_generation=measure)
+    assert len(values) == 4
+    assert values[0] > 0.5, values  # the rock-heavy start is exploitable
+    assert values[-1] < 0.1 and values[-1] <= values[0] / 2, values
+
+
+def test_default_league_mains_end_rated_above_the_scripted_background(ray_session, tmp_path):
+    """The league `socius league run` starts with no arguments (about a minute here)."""
+    from socius.platform.league.roles import Role
+    from socius.platform.league.run import members_table, run_league
+
+    state = run_league(load_config(), tmp_path / "run", log=lambda line: None)
+    mains = [m.id for m in state.members.values() if m.role is Role.MAIN and m.trainable]
+    background = [m for m in state.ratings if m.startswith("scripted:")]
+    assert len(mains) == 2 and len(background) == 2, members_table(state)
+    assert min(state.ratings[m].ordinal for m in mains) > max(
+        state.ratings[s].ordinal for s in background), members_table(state)
+    snapshots = [m for m in state.members.values() if not m.trainable]
+    assert snapshots and state.generation == 9
+    assert all(0 <= state.cooperation[m] <= 1 for m in mains)

@@ -74,6 +74,12 @@ def test_runner_counts_cooperation_per_member_and_partner():
     assert coop["scripted:uniform_random"] == (0, 0)  # RPS has no cooperative action
     cooperated, possible = coop["main_0"]
     assert possible == 8 and 0 <= cooperated <= 8  # only its PD steps count
+    # and per finished episode (horizon 4: two episodes of each ticket in 8 steps)
+    episodes = [r for r in stats["results"] if r.match_id == "a"]
+    assert len(episodes) == 2
+    assert all(r.steps == 4 and r.cooperated == (4, 0) and r.could_cooperate == (4, 4)
+               for r in episodes)
+    assert all(r.could_cooperate == (0, 0) for r in stats["results"] if r.match_id == "c")
 
 
 def test_learning_progress_tracks_fast_and_slow_returns():
