@@ -142,8 +142,9 @@ class RolloutCollector:
                 if p in record:
                     outputs[p] = (obs, act, move, logp, out, state_before)
             if self.log_steps:
+                game = eng.game - eng.catalog.scenario_game_base[eng.scenario_of]
                 before = {"obs": self.buffers.tokens.copy(), "teams": eng.teams.copy(),
-                          "episode": eng.episode.copy(), "step": eng.t.copy(),
+                          "episode": eng.episode.copy(), "step": eng.t.copy(), "game": game,
                           "action": actions, "team_move": moves, "action_logp": logp_all,
                           "value": value_all}
             self._count_cooperation(actions)

@@ -143,7 +143,7 @@ def test_runner_records_every_seat_step_in_the_rollout_schema():
     runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a")
     batch, stats = runner.run(tickets, weights)
     steps = stats["steps"]
-    assert steps.schema.metadata[b"socius.rollout_schema"] == b"1"
+    assert steps.schema.metadata[b"socius.rollout_schema"] == b"2"
     seats = sum(t.scenario.n_players for t in tickets)
     assert steps.num_rows == 10 * seats
     table = steps.to_pydict()
@@ -160,3 +160,7 @@ def test_runner_records_every_seat_step_in_the_rollout_schema():
     # each row's observation is the encoding's token row, as long as the layout says
     assert {len(o) for o in table[schema.OBS]} == {config.layout.size}
     assert set(table[schema.MATCH_ID]) == {t.match_id for t in tickets}
+    by_match = {t.match_id: t.scenario for t in tickets}
+    for match, family, game in zip(table[schema.MATCH_ID], table[schema.FAMILY],
+                                   table[schema.GAME], strict=True):
+        assert family == by_match[match].games[0].family and game < len(by_match[match].games)

@@ -31,3 +31,30 @@ def test_zero_care_is_the_own_reward_and_full_care_values_everyone():
     # everyone on one team, care 1: own + mean of the two others
     out = care_weighted_rewards(rewards, teams, present, np.ones((3, 5)), zero)
     np.testing.assert_allclose(out, rewards + (rewards.sum(0) - rewards) / 2)
+
+
+def test_the_collector_trains_on_care_weighted_rewards():
+    """A learner caring fully for others trains on its reward plus its partner's."""
+    import torch
+
+    from socius.envs import BatchedEngine, classic
+    from socius.policies.network import NetConfig, SociusNet
+    from socius.policies.rollout import RolloutCollector
+    from socius.policies.scripted import make_partner
+
+    torch.manual_seed(0)
+    pd = classic("prisoners_dilemma__textbook", horizon=5)
+    b = 32
+    engine = BatchedEngine([pd], np.zeros(b, np.intp), max_players=2)
+    net = SociusNet(NetConfig(max_players=2, core="mlp"))
+    seat_policy = np.stack([np.zeros(b, int), np.ones(b, int)])
+    learn = np.stack([np.ones(b, bool), np.zeros(b, bool)])
+    partner = make_partner("always_cooperate", layout=engine.layout)
+    collector = RolloutCollector(engine, [net, partner], seat_policy, learn, seed=0,
+                                 log_steps=True)
+    collector.care[0] = (0.0, 1.0)
+    batch = collector.collect(10)[0]
+    rewards = collector.step_log["reward"]  # [T, M, B]: the game's own rewards
+    expected = (rewards[:, 0] + rewards[:, 1]).mean()
+    assert batch.stats["reward_mean"] == pytest.approx(expected, rel=1e-5)
+    assert rewards[:, 0].mean() < expected  # the partner's reward really was added

@@ -107,10 +107,11 @@ def exploit_explore(members: Sequence[Member], fitness_of: Mapping[str, float],
     Pure: the members are not changed; apply the returned inheritances with `inherit`."""
     ranked = sorted(members, key=lambda m: (fitness_of[m.id], m.id))  # worst first
     n = len(ranked)
-    n_bottom, n_top = int(n * rules.bottom_fraction), max(1, int(n * rules.top_fraction))
-    if n < 2 or n_bottom == 0:
+    if n < 2 or rules.bottom_fraction == 0:
         return []
-    n_bottom = min(n_bottom, n - n_top)
+    # at least one each way, so that two members are already a population that evolves
+    n_top = max(1, int(n * rules.top_fraction))
+    n_bottom = min(max(1, int(n * rules.bottom_fraction)), n - n_top)
     top = ranked[n - n_top:]
     out = []
     for child in ranked[:n_bottom]:

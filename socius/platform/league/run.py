@@ -300,10 +300,11 @@ def _numpy_state(net: SociusNet) -> dict[str, np.ndarray]:
 
 
 def members_table(state: LeagueState) -> str:
-    """Members, roles, ratings (ordinal mu - 3 sigma) and cooperation rates (share of
-    cooperative actions in the last generation's games that have one), strongest first."""
+    """Members, roles, ratings (ordinal mu - 3 sigma), cooperation rates (share of
+    cooperative actions in the last generation's games that have one) and care (team/others),
+    strongest first."""
     rows = [f"{'member':<32}{'role':<18}{'population':<12}{'trainable':<10}{'rating':>8}"
-            f"{'cooperation':>13}"]
+            f"{'cooperation':>13}{'care t/o':>12}"]
     rated = dict(leaderboard(state.ratings))
     order = list(rated) + [m for m in state.members if m not in rated]
     order += [m for m in state.cooperation if m not in order]
@@ -313,9 +314,10 @@ def members_table(state: LeagueState) -> str:
         coop = f"{coop:13.2f}" if coop is not None else f"{'-':>13}"
         if member_id not in state.members:  # the scripted background
             rows.append(f"{member_id:<32}{'scripted':<18}{'background':<12}{'False':<10}{rating}"
-                        f"{coop}")
+                        f"{coop}{'-':>12}")
             continue
         m = state.members[member_id]
+        care = f"{m.care.get('team', 0):.2f}/{m.care.get('others', 0):.2f}"
         rows.append(f"{m.id:<32}{m.role.value:<18}{m.population:<12}{str(m.trainable):<10}"
-                    f"{rating}{coop}")
+                    f"{rating}{coop}{care:>12}")
     return "\n".join(rows)

@@ -158,6 +158,8 @@ class Runner:
             schema.EPISODE: log["episode"][t_idx, inst],
             schema.STEP: log["step"][t_idx, inst],
             schema.SCENARIO_ID: np.array([t.scenario.id for t in tickets])[inst],
+            schema.FAMILY: np.array([t.scenario.games[0].family for t in tickets])[inst],
+            schema.GAME: log["game"][t_idx, inst],
             schema.SEAT: seat,
             schema.MEMBER: members[seat, inst],
             schema.TEAM: log["teams"][t_idx, seat, inst],

@@ -140,3 +140,26 @@ def test_default_league_mains_end_rated_above_the_scripted_background(ray_sessio
     snapshots = [m for m in state.members.values() if not m.trainable]
     assert snapshots and state.generation == 9
     assert all(0 <= state.cooperation[m] <= 1 for m in mains)
+
+
+def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
+    from socius.platform.league.run import run_league
+
+    config = load_config(profile="smoke", overrides=[
+        "generations=2", "populations=[{name: red, main: 2, care_others: 0.5, care_spread: 0.5}]",
+        "evolution={every_generations: 1, fitness: own, resample_prob: 0}"])
+    run_dir = tmp_path / "run"
+    state = run_league(config, run_dir, log=lambda line: None)
+    events = sorted(((e["generation"], m.id, e) for m in state.members.values()
+                     if m.trainable for e in m.lineage), key=lambda x: x[0])
+    assert [g for g, _, _ in events] == [0, 1]  # two members: one copy per generation
+    _, child_id, last = events[-1]
+    child, parent = state.members[child_id], state.members[last["from"]]
+    assert last["event"] == "copied" and parent.id != child.id
+    old, new = last["changes"]["care.others"]
+    assert old == parent.care["others"]
+    assert new in (pytest.approx(min(1.0, old + 0.1)), pytest.approx(max(0.0, old - 0.1)))
+    # the last generation ended with the copy: the child's checkpoint holds the parent's weights
+    weights = {k: v.numpy() for k, v in load_module(run_dir / "checkpoints" / child.id)
+               .state_dict().items()}
+    assert state_digest(weights) == child.weights_digest == parent.weights_digest

@@ -1,0 +1,116 @@
+"""Rollout lake throughput and size: agent-steps/s into hot shards and through compaction, and
+bytes per agent-step on disk, for the 4-player public-goods reference scenario.
+
+The rows are real: a runner plays 256 matches of the reference scenario of `bench_envs.py`
+(teams re-drawn at 5% of steps, rules changing at 1%, coalition moves) with a network in every
+seat for 64 steps and records every seat's step in the rollout schema (ids of run, match,
+episode, step, scenario, family, game, seat, member, team; the compact observation; action,
+team move, reward, terminated/truncated, log-prob, value, learn flag). Those batches (with
+distinct match ids per write) are then written as hot shards — Arrow IPC, fsynced, renamed,
+recorded in the manifest — on one core, and compacted to Parquet (zstd).
+
+Targets (issue 7): >= 10 M agent-steps/s per core into hot shards; <= 24 bytes per agent-step
+after compaction.
+
+Usage: python benchmarks/bench_store.py [--writes 40] [--lake DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import torch  # noqa: E402
+
+from socius.platform.data import schema  # noqa: E402
+from socius.platform.data.lake import Lake  # noqa: E402
+from socius.platform.training.runner import Runner  # noqa: E402
+from socius.platform.training.tickets import MatchTicket  # noqa: E402
+from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
+from socius.policies.network import NetConfig, SociusNet  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_envs import PLAYERS, reference_scenario  # noqa: E402
+
+
+def recorded_batch(matches: int, steps: int) -> pa.RecordBatch:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = NetConfig(max_players=PLAYERS, core="mlp")
+    state = {k: v.numpy() for k, v in SociusNet(config).state_dict().items()}
+    weights = {"main_0": WeightsHandle(state_digest(state), state)}
+    scenario = reference_scenario()
+    tickets = [MatchTicket(f"g0-{k}", scenario, ("main_0",) * PLAYERS, (True,) * PLAYERS, seed=k)
+               for k in range(matches)]
+    runner = Runner(config, steps=steps, seed=0, record=True, run_id="bench")
+    _, stats = runner.run(tickets, weights)
+    return stats["steps"]
+
+
+def with_match_prefix(batch: pa.RecordBatch, prefix: str) -> pa.RecordBatch:
+    """The same rows as another set of matches (new match ids), as the next runner call."""
+    index = batch.schema.get_field_index(schema.MATCH_ID)
+    ids = batch.column(index)
+    renamed = pa.DictionaryArray.from_arrays(
+        ids.indices, pa.array([f"{prefix}{v}" for v in ids.dictionary.to_pylist()]))
+    return batch.set_column(index, batch.schema.field(index), renamed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--matches", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--writes", type=int, default=40)
+    parser.add_argument("--lake", help="lake folder (default: a temporary one)")
+    args = parser.parse_args()
+
+    batch = recorded_batch(args.matches, args.steps)
+    batches = [with_match_prefix(batch, f"w{k}-") for k in range(args.writes)]
+    rows = batch.num_rows * args.writes
+    row_bytes = batch.nbytes / batch.num_rows
+    print(f"{batch.num_rows:,} agent-steps per runner batch ({row_bytes:.1f} bytes per "
+          f"agent-step in memory, observation {len(batch.column(schema.OBS)[0].as_py())} "
+          f"bytes), {args.writes} batches")
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Lake(args.lake or Path(tmp) / "lake")
+        start = time.perf_counter()
+        for k, b in enumerate(batches):
+            lake.write("steps", b, run="bench", generation=0, family="public_goods")
+        hot_seconds = time.perf_counter() - start
+        hot_bytes = sum(s.bytes for s in lake.shards("steps"))
+        print(f"hot shards: {rows / hot_seconds / 1e6:.1f} M agent-steps/s on one core "
+              f"({hot_bytes / rows:.1f} bytes per agent-step, {len(batches)} fsynced shards)")
+        start = time.perf_counter()
+        lake.compact("steps", "bench", 0)
+        compact_seconds = time.perf_counter() - start
+        compact_bytes = sum(s.bytes for s in lake.shards("steps"))
+        assert lake.read("steps", columns=[schema.STEP]).num_rows == rows
+        print(f"compaction: {rows / compact_seconds / 1e6:.2f} M agent-steps/s, "
+              f"{compact_bytes / rows:.1f} bytes per agent-step on disk (Parquet, zstd)")
+        print(f"targets: >= 10 M agent-steps/s into hot shards -> "
+              f"{'met' if rows / hot_seconds >= 10e6 else 'NOT met'}; <= 24 bytes per "
+              f"agent-step after compaction -> {'met' if compact_bytes / rows <= 24 else 'NOT met'}")
+        widths = {}
+        table = lake.read("steps")
+        for name in table.column_names:
+            one = pa.table({name: table.column(name)})
+            sink = pa.BufferOutputStream()
+            import pyarrow.parquet as pq
+
+            pq.write_table(one, sink, compression="zstd", compression_level=9)
+            widths[name] = sink.getvalue().size / rows
+        print("bytes per agent-step by column after compaction: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in sorted(widths.items(), key=lambda kv: -kv[1])))
+        np.testing.assert_equal(rows, sum(s.rows for s in lake.shards("steps")))
+
+
+if __name__ == "__main__":
+    main()

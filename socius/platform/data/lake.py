@@ -1,0 +1,352 @@
+"""The rollout lake: every match stored as Arrow shards, compacted to Parquet, with a manifest.
+
+Layout under a lake root (a run folder's `lake/`):
+
+    <table>/run=<run>/generation=<g>/family=<family>/part-<n>-<id>.arrow    hot shards (Arrow IPC)
+    <table>/run=<run>/generation=<g>/family=<family>/compact-<id>.parquet   after compaction (zstd)
+    _manifest.jsonl     one JSON line per event: {"op": "add", shard...} or {"op": "remove", ...}
+    _quarantine/        shards found corrupt or truncated, moved aside with a note
+
+Tables: `steps` (the rollout schema), `episodes` and `matches` (`schema.py`). Writes are atomic:
+a shard is written under a `.`-prefixed temporary name, fsynced and renamed, then recorded in
+the manifest (appended and fsynced). Readers list shards from the manifest (and skip names
+starting with `.` or `_`), so a crash mid-write leaves nothing visible; a crash between rename
+and manifest line leaves an unlisted file that `verify` reports (and adopts if it is intact).
+Each shard's rows, size and CRC-32 are in the manifest; `verify` checks them and quarantines
+what does not match, so the rest stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import zlib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from socius.platform.data import schema
+
+LAKE_VERSION = 1
+MANIFEST = "_manifest.jsonl"
+QUARANTINE = "_quarantine"
+TABLES = ("steps", "episodes", "matches")
+
+
+class LakeError(ValueError):
+    """A lake path, table or shard is unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One file of one table, as the manifest records it."""
+
+    table: str
+    path: str  # relative to the lake root
+    rows: int
+    bytes: int
+    crc32: int
+    format: str  # "arrow" (hot) or "parquet" (compacted)
+    run: str
+    generation: int
+    family: str
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes | memoryview) -> None:
+    """Temp name starting with `.` in the same folder, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _safe(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in str(value)) or "_"
+
+
+def partition_dir(table: str, run: str, generation: int, family: str) -> str:
+    return f"{table}/run={_safe(run)}/generation={int(generation)}/family={_safe(family)}"
+
+
+class Lake:
+    """A lake root: append shards, read tables, verify, compact, apply retention."""
+
+    def __init__(self, root: str | os.PathLike, create: bool = True):
+        self.root = Path(root)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not (self.root / MANIFEST).is_file():
+            raise LakeError(f"{self.root}: not a rollout lake (no {MANIFEST})")
+        (self.root / MANIFEST).touch(exist_ok=True)
+        self._counter = 0
+
+    # --- the manifest ------------------------------------------------------------------------
+    def _append(self, events: list[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in events)
+        with open(self.root / MANIFEST, "a") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def shards(self, table: str | None = None) -> list[Shard]:
+        """The live shards (added and not removed), in the order they were written. A torn
+        last line (a crash mid-append) is ignored: its shard is then unlisted, not lost."""
+        live: dict[str, Shard] = {}
+        with open(self.root / MANIFEST) as f:
+            for line in f:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if event.get("op") == "add":
+                    shard = Shard(**event["shard"])
+                    live[shard.path] = shard
+                elif event.get("op") == "remove":
+                    live.pop(event["path"], None)
+        return [s for s in live.values() if table is None or s.table == table]
+
+    # --- writing -----------------------------------------------------------------------------
+    def write(self, table: str, data: pa.RecordBatch | pa.Table, run: str, generation: int,
+              family: str) -> Shard:
+        """One hot shard (Arrow IPC, uncompressed: the fast path) with these rows."""
+        if table not in TABLES:
+            raise LakeError(f"unknown lake table {table!r} (known: {TABLES})")
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, data.schema) as writer:
+            writer.write(data)
+        buffer = sink.getvalue()
+        self._counter += 1
+        folder = self.root / partition_dir(table, run, generation, family)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"part-{self._counter:06d}-{uuid.uuid4().hex[:12]}.arrow"
+        _write_atomic(path, buffer)
+        shard = Shard(table, str(path.relative_to(self.root)), data.num_rows, buffer.size,
+                      zlib.crc32(buffer), "arrow", run, int(generation), family)
+        self._append([{"op": "add", "shard": asdict(shard)}])
+        return shard
+
+    def write_by_family(self, table: str, data: pa.RecordBatch | pa.Table, run: str,
+                        generation: int) -> list[Shard]:
+        """Split rows by their `family` column into one shard per family partition."""
+        data = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        families = data.column(schema.FAMILY)
+        if pa.types.is_dictionary(families.type):
+            families = families.cast(pa.string())
+        families = np.asarray(families.to_numpy(zero_copy_only=False), dtype=object)
+        out = []
+        for family in sorted(set(families.tolist())):
+            rows = data.filter(pa.array(families == family))
+            out.append(self.write(table, rows, run, generation, family))
+        return out
+
+    # --- reading -----------------------------------------------------------------------------
+    def dataset(self, table: str) -> ds.Dataset:
+        """The table as a `pyarrow.dataset` over its live shards (hot and compacted)."""
+        shards = self.shards(table)
+        parts = []
+        # folder keys become columns unless the table has them already (family always does)
+        columns = set(schema.table_schema(table).names)
+        keys = pa.schema([f for f in (pa.field("run", pa.string()),
+                                      pa.field("generation", pa.int32()))
+                          if f.name not in columns])
+        for fmt in ("arrow", "parquet"):
+            files = [str(self.root / s.path) for s in shards if s.format == fmt]
+            if files:
+                parts.append(ds.dataset(files, format="ipc" if fmt == "arrow" else "parquet",
+                                        partitioning=ds.partitioning(keys, flavor="hive"),
+                                        partition_base_dir=str(self.root / table)))
+        if not parts:
+            return ds.dataset([], schema=schema.table_schema(table))
+        return parts[0] if len(parts) == 1 else ds.dataset(parts)
+
+    def read(self, table: str, filter: ds.Expression | None = None,
+             columns: list[str] | None = None) -> pa.Table:
+        return self.dataset(table).to_table(filter=filter, columns=columns)
+
+    # --- integrity ---------------------------------------------------------------------------
+    def verify(self, quarantine: bool = True) -> dict[str, list[str]]:
+        """Check every listed shard (exists, size, CRC-32, readable, row count); move bad ones
+        to `_quarantine/` and drop them from the manifest. Unlisted shard files (a crash after
+        rename) are adopted when they read back whole, else quarantined. Returns the paths
+        found `corrupt`, `missing` and `adopted`."""
+        report: dict[str, list[str]] = {"corrupt": [], "missing": [], "adopted": []}
+        listed = self.shards()
+        removals = []
+        for shard in listed:
+            path = self.root / shard.path
+            problem = _check(path, shard)
+            if problem == "missing":
+                report["missing"].append(shard.path)
+                removals.append({"op": "remove", "path": shard.path, "reason": "missing"})
+            elif problem:
+                report["corrupt"].append(shard.path)
+                removals.append({"op": "remove", "path": shard.path, "reason": problem})
+                if quarantine:
+                    self._quarantine(path, problem)
+        known = {s.path for s in listed}
+        for table in TABLES:
+            for path in sorted((self.root / table).rglob("*")) if (self.root / table).is_dir() \
+                    else []:
+                rel = str(path.relative_to(self.root))
+                if not path.is_file() or path.name.startswith((".", "_")) or rel in known:
+                    continue
+                shard = _describe(path, self.root, table)
+                if shard is None:
+                    report["corrupt"].append(rel)
+                    if quarantine:
+                        self._quarantine(path, "unlisted and unreadable")
+                else:
+                    report["adopted"].append(rel)
+                    self._append([{"op": "add", "shard": asdict(shard)}])
+        if removals:
+            self._append(removals)
+        return report
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        target = self.root / QUARANTINE / path.relative_to(self.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.replace(path, target)
+        target.with_name(target.name + ".reason").write_text(reason + "\n")
+
+    # --- compaction and retention ------------------------------------------------------------
+    def compact(self, table: str, run: str, generation: int) -> list[Shard]:
+        """Each family partition of (table, run, generation): its hot shards become one Parquet
+        file (zstd, dictionary-encoded); the manifest swaps them in one append, then the hot
+        files are deleted."""
+        out = []
+        groups: dict[str, list[Shard]] = {}
+        for s in self.shards(table):
+            if s.run == run and s.generation == generation and s.format == "arrow":
+                groups.setdefault(s.family, []).append(s)
+        for family, shards in sorted(groups.items()):
+            data = pa.concat_tables([_read_shard(self.root / s.path) for s in shards])
+            sort_keys = [c for c in (schema.MATCH_ID, schema.EPISODE, schema.SEAT, schema.STEP)
+                         if c in data.column_names]
+            if sort_keys:  # neighbouring rows alike: better compression
+                keys = pa.table({k: _plain(data.column(k)) for k in sort_keys})
+                data = data.take(pc.sort_indices(keys, [(k, "ascending") for k in sort_keys]))
+            sink = pa.BufferOutputStream()
+            pq.write_table(data, sink, compression="zstd", compression_level=9,
+                           use_dictionary=True, row_group_size=1 << 20)
+            buffer = sink.getvalue()
+            folder = self.root / partition_dir(table, run, generation, family)
+            path = folder / f"compact-{uuid.uuid4().hex[:12]}.parquet"
+            _write_atomic(path, buffer)
+            shard = Shard(table, str(path.relative_to(self.root)), data.num_rows, buffer.size,
+                          zlib.crc32(buffer), "parquet", run, generation, family)
+            self._append([{"op": "add", "shard": asdict(shard)}]
+                         + [{"op": "remove", "path": s.path, "reason": "compacted"}
+                            for s in shards])
+            for s in shards:
+                (self.root / s.path).unlink(missing_ok=True)
+            out.append(shard)
+        return out
+
+    def remove(self, shards: Iterable[Shard], reason: str) -> None:
+        """Drop shards: manifest first (so it never lists a deleted file), then the files."""
+        shards = list(shards)
+        self._append([{"op": "remove", "path": s.path, "reason": reason} for s in shards])
+        for s in shards:
+            (self.root / s.path).unlink(missing_ok=True)
+
+    def retain(self, keep_generations: int | None = None, max_bytes: int | None = None
+               ) -> list[Shard]:
+        """Keep the last `keep_generations` generations of each run, then drop the oldest
+        shards until the lake is under `max_bytes`. Returns what was removed."""
+        shards = self.shards()
+        drop = []
+        if keep_generations is not None:
+            newest: dict[str, int] = {}
+            for s in shards:
+                newest[s.run] = max(newest.get(s.run, 0), s.generation)
+            drop = [s for s in shards if s.generation <= newest[s.run] - keep_generations]
+        if max_bytes is not None:
+            kept = sorted((s for s in shards if s not in drop), key=lambda s: s.generation)
+            total = sum(s.bytes for s in kept)
+            for s in kept:
+                if total <= max_bytes:
+                    break
+                drop.append(s)
+                total -= s.bytes
+        if drop:
+            self.remove(drop, "retention")
+        return drop
+
+    def summary(self) -> dict[str, Any]:
+        shards = self.shards()
+        return {"shards": len(shards), "bytes": sum(s.bytes for s in shards),
+                "rows": {t: sum(s.rows for s in shards if s.table == t) for t in TABLES}}
+
+
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
+def _read_shard(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _check(path: Path, shard: Shard) -> str | None:
+    """None if the shard is whole, else what is wrong with it."""
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if size != shard.bytes:
+        return f"size {size} != {shard.bytes} (truncated or grown)"
+    with open(path, "rb") as f:
+        crc = zlib.crc32(f.read())
+    if crc != shard.crc32:
+        return f"crc32 {crc} != {shard.crc32} (bytes changed)"
+    try:
+        rows = _read_shard(path).num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        return f"unreadable ({exc})"
+    if rows != shard.rows:
+        return f"rows {rows} != {shard.rows}"
+    return None
+
+
+def _describe(path: Path, root: Path, table: str) -> Shard | None:
+    """A manifest record for an unlisted shard file, if it reads back whole."""
+    try:
+        data = _read_shard(path)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    parts = dict(p.split("=", 1) for p in path.relative_to(root / table).parts[:-1] if "=" in p)
+    raw = path.read_bytes()
+    return Shard(table, str(path.relative_to(root)), data.num_rows, len(raw), zlib.crc32(raw),
+                 "parquet" if path.suffix == ".parquet" else "arrow", parts.get("run", ""),
+                 int(parts.get("generation", 0)), parts.get("family", ""))
+
+
+def remove_tree_safely(path: Path) -> None:
+    """Delete a run folder: its lake's manifest goes first, so no reader sees a listed shard
+    that no longer exists."""
+    lake = path / "lake"
+    if (lake / MANIFEST).is_file():
+        (lake / MANIFEST).unlink()
+    shutil.rmtree(path)
