@@ -82,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lake = Lake(args.lake or Path(tmp) / "lake")
         start = time.perf_counter()
-        for k, b in enumerate(batches):
+        for b in batches:
             lake.write("steps", b, run="bench", generation=0, family="public_goods")
         hot_seconds = time.perf_counter() - start
         hot_bytes = sum(s.bytes for s in lake.shards("steps"))

@@ -35,6 +35,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from socius.platform.data import schema
+from socius.policies.checkpoint import fsync_dir
 
 LAKE_VERSION = 1
 MANIFEST = "_manifest.jsonl"
@@ -61,14 +62,6 @@ class Shard:
     family: str
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path: Path, data: bytes | memoryview) -> None:
     """Temp name starting with `.` in the same folder, fsync, rename, fsync the folder."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -77,7 +70,7 @@ def _write_atomic(path: Path, data: bytes | memoryview) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _safe(value: str) -> str:

@@ -14,7 +14,6 @@ import pyarrow.dataset as ds
 import pytest
 
 from socius.envs import classic
-from socius.platform.data import schema
 from socius.platform.data.lake import MANIFEST, QUARANTINE, Lake, LakeError
 from socius.platform.training.runner import Runner
 from socius.platform.training.tickets import MatchTicket
@@ -59,8 +58,8 @@ def test_compaction_swaps_hot_shards_for_one_parquet_file(tmp_path):
     after = lake.read("steps")
     assert after.num_rows == before.num_rows
     key = ["match_id", "episode", "seat", "step", "reward"]
-    assert sorted(zip(*[before.column(k).to_pylist() for k in key])) == \
-        sorted(zip(*[after.column(k).to_pylist() for k in key]))
+    assert sorted(zip(*[before.column(k).to_pylist() for k in key], strict=True)) == \
+        sorted(zip(*[after.column(k).to_pylist() for k in key], strict=True))
     assert sum(s.bytes for s in lake.shards("steps")) < hot_bytes / 3
     assert not list((tmp_path / "lake").rglob("*.arrow"))
     assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
