@@ -154,6 +154,83 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    from socius.platform.data.inspect import inspect_run
+    from socius.platform.data.lake import LakeError
+
+    try:
+        print(inspect_run(args.run, args.family, args.member, args.generation))
+    except LakeError as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_data_verify(args: argparse.Namespace) -> int:
+    from socius.platform.data.inspect import open_run_lake
+    from socius.platform.data.lake import LakeError
+
+    try:
+        report = open_run_lake(args.run).verify()
+    except LakeError as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    for kind, paths in report.items():
+        for path in paths:
+            print(f"{kind}: {path}")
+    bad = report["corrupt"] + report["missing"]
+    print("lake intact" if not bad else f"{len(bad)} shard(s) set aside (see _quarantine/)")
+    return 1 if bad else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from socius.platform.data.inspect import replay
+    from socius.platform.data.lake import LakeError
+
+    try:
+        print(replay(args.run, args.match, limit=args.limit))
+    except (LakeError, KeyError) as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Behaviour cloning from a run's lake into a socius checkpoint."""
+    import torch
+
+    from socius.platform.data.lake import LakeError
+    from socius.platform.data.pretrain import pretrain
+
+    torch.set_num_threads(1)
+    try:
+        stats = pretrain(args.data, args.out, where=args.where, epochs=args.epochs,
+                         seed=args.seed)
+    except (LakeError, ValueError) as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"cloned {stats['examples']:,} steps into {args.out}; held-out episodes' action "
+          f"accuracy {stats['heldout_accuracy']:.3f} ({stats['heldout']:,} steps)")
+    return 0
+
+
+def cmd_runs_rm(args: argparse.Namespace) -> int:
+    """Delete run folders (the lake's manifest first, so no reader sees a dangling shard)."""
+    from pathlib import Path
+
+    from socius.platform.data.lake import remove_tree_safely
+
+    for run in args.runs:
+        path = Path(run)
+        if not (path / "manifest.json").is_file():
+            print(f"socius: error: {path} is not a league run folder (no manifest.json)",
+                  file=sys.stderr)
+            return 2
+        remove_tree_safely(path)
+        print(f"removed {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socius", description=__doc__)
     parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
@@ -195,6 +272,37 @@ def build_parser() -> argparse.ArgumentParser:
     listing = runs_verbs.add_parser("list", help="list the runs in a folder")
     listing.add_argument("folder", nargs="?", default="runs")
     listing.set_defaults(func=cmd_runs_list)
+    remove = runs_verbs.add_parser("rm", help="delete run folders with their lakes")
+    remove.add_argument("runs", nargs="+")
+    remove.set_defaults(func=cmd_runs_rm)
+
+    data = commands.add_parser("data", help="a run's rollout lake")
+    data_verbs = data.add_subparsers(dest="verb", required=True)
+    inspect = data_verbs.add_parser("inspect", help="what a run stored")
+    inspect.add_argument("run", help="run folder")
+    inspect.add_argument("--family")
+    inspect.add_argument("--member")
+    inspect.add_argument("--generation", type=int)
+    inspect.set_defaults(func=cmd_data_inspect)
+    verify = data_verbs.add_parser("verify", help="check every shard; set aside bad ones")
+    verify.add_argument("run", help="run folder")
+    verify.set_defaults(func=cmd_data_verify)
+
+    clone = commands.add_parser("pretrain", help="behaviour cloning from a run's lake")
+    clone.add_argument("--data", required=True, help="run folder whose lake to read")
+    clone.add_argument("--where", action="append", metavar="KEY=VALUE",
+                       help="rows to clone: member=, family=, seat=, generation=, match= "
+                       "(repeat to combine)")
+    clone.add_argument("--out", required=True, help="checkpoint folder to write")
+    clone.add_argument("--epochs", type=int, default=30)
+    clone.add_argument("--seed", type=int, default=0)
+    clone.set_defaults(func=cmd_pretrain)
+
+    replay = commands.add_parser("replay", help="print a stored match step by step")
+    replay.add_argument("run", help="run folder")
+    replay.add_argument("match", help="match id, e.g. g0-12")
+    replay.add_argument("--limit", type=int, default=200, help="most steps to print")
+    replay.set_defaults(func=cmd_replay)
 
     lineage = commands.add_parser("lineage", help="a league member's family tree")
     lineage.add_argument("member", help="member id, e.g. main_0 or main_0@3")

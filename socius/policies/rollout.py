@@ -43,6 +43,20 @@ class RolloutBatch:
     stats: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class FinishedEpisode:
+    """One episode that ended during `collect`, with per-seat totals."""
+
+    instance: int
+    episode: int  # the engine's episode counter of that instance
+    returns: np.ndarray  # [n_players]
+    steps: int
+    team_changes: int  # steps after which the teams differed
+    rule_changes: int  # steps after which the stage game differed
+    cooperated: np.ndarray  # [n_players] cooperative actions
+    could_cooperate: np.ndarray  # [n_players] steps in games that have a cooperative action
+
+
 class RolloutCollector:
     """Plays `engine` with `policies[seat_policy[seat, b]]` in each seat."""
 
@@ -85,10 +99,10 @@ class RolloutCollector:
         self._explore = [(self._rng.random(len(s)) < self.settings.explore_prob) & lrn
                          for s, _, lrn in self.pairs]
         self.episode_returns: list[float] = []
-        # finished episodes: (instance, seat returns, steps, seat cooperation counts, seat steps
-        # where cooperating was possible)
-        self.finished_episodes: list[tuple[int, np.ndarray, int, np.ndarray, np.ndarray]] = []
+        self.finished_episodes: list[FinishedEpisode] = []
         self._episode_steps = np.zeros(b, np.int64)
+        self._team_changes = np.zeros(b, np.int64)
+        self._rule_changes = np.zeros(b, np.int64)
         self._episode_cooperated = np.zeros((m, b), np.int64)
         self._episode_could = np.zeros((m, b), np.int64)
         self._running_return = np.zeros((m, b))
@@ -148,9 +162,11 @@ class RolloutCollector:
                           "action": actions, "team_move": moves, "action_logp": logp_all,
                           "value": value_all}
             self._count_cooperation(actions)
-            teams = eng.teams.copy() if caring else None  # the teams the step is played in
+            teams, game, episode = eng.teams.copy(), eng.game.copy(), eng.episode.copy()
             eng.step(actions, self.buffers, moves if eng.any_coalition else None)
             done = self.buffers.terminated | self.buffers.truncated
+            self._team_changes += ~done & (teams != eng.teams).any(0)
+            self._rule_changes += ~done & (game != eng.game)
             train_rewards = care_weighted_rewards(self.buffers.rewards, teams, eng.present,
                                                   care_team, care_others) \
                 if caring else self.buffers.rewards
@@ -179,7 +195,7 @@ class RolloutCollector:
                 rec["on_policy"].append(~self._explore[p][lrn])
                 if state_before is not None:
                     rec["state"].append(state_before.numpy()[lrn])
-            self._end_episodes(done)
+            self._end_episodes(done, episode)
         self.step_log = {k: np.stack(v) for k, v in log.items()}  # [T, M, B, ...] / [T, B]
         return {p: self._finish(p, record[p], steps) for p in learners}
 
@@ -208,19 +224,22 @@ class RolloutCollector:
                 + torch.log_softmax(out["team_logits"], -1).gather(-1, move[:, None])[:, 0])
         return act.numpy(), move.numpy(), logp.numpy()
 
-    def _end_episodes(self, done: np.ndarray) -> None:
+    def _end_episodes(self, done: np.ndarray, episode: np.ndarray) -> None:
         if not done.any():
             return
         finished = np.flatnonzero(done)
         present = self.engine.present[:, finished]
         self.episode_returns.extend(self._running_return[:, finished][present].tolist())
         n_players = self.engine.n_players
-        self.finished_episodes.extend(
-            (int(b), self._running_return[: n_players[b], b].copy(), int(self._episode_steps[b]),
-             self._episode_cooperated[: n_players[b], b].copy(),
-             self._episode_could[: n_players[b], b].copy()) for b in finished)
+        self.finished_episodes.extend(FinishedEpisode(
+            int(b), int(episode[b]), self._running_return[: n_players[b], b].copy(),
+            int(self._episode_steps[b]), int(self._team_changes[b]), int(self._rule_changes[b]),
+            self._episode_cooperated[: n_players[b], b].copy(),
+            self._episode_could[: n_players[b], b].copy()) for b in finished)
         self._running_return[:, finished] = 0.0
         self._episode_steps[finished] = 0
+        self._team_changes[finished] = 0
+        self._rule_changes[finished] = 0
         self._episode_cooperated[:, finished] = 0
         self._episode_could[:, finished] = 0
         for p, (_, inst, lrn) in enumerate(self.pairs):

@@ -172,6 +172,11 @@ class Lake:
             return ds.dataset([], schema=schema.table_schema(table))
         return parts[0] if len(parts) == 1 else ds.dataset(parts)
 
+    def files(self, table: str, format: str | None = None) -> list[str]:
+        """Absolute paths of a table's live shards (optionally one format: arrow, parquet)."""
+        return [str(self.root / s.path) for s in self.shards(table)
+                if format is None or s.format == format]
+
     def read(self, table: str, filter: ds.Expression | None = None,
              columns: list[str] | None = None) -> pa.Table:
         return self.dataset(table).to_table(filter=filter, columns=columns)

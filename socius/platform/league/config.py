@@ -91,6 +91,18 @@ class EvolutionConfig(Strict):
     care_bounds: tuple[float, float] = Field((0.0, 1.0), description="care stays within")
 
 
+class DataConfig(Strict):
+    """The run's rollout lake (`<run>/lake/`): what is stored and for how long."""
+
+    store: bool = Field(True, description="store rollouts (steps, episodes, matches)")
+    fraction: float = Field(1.0, gt=0, le=1, description="share of matches stored (by a hash "
+                            "of the match id: all of a match or none of it)")
+    compact: bool = Field(True, description="compact each generation to Parquet (zstd)")
+    keep_generations: int | None = Field(None, ge=1,
+                                         description="keep only the last K generations")
+    max_bytes: int | None = Field(None, ge=1, description="drop the oldest shards above this")
+
+
 class LeagueConfig(Strict):
     """A whole league run."""
 
@@ -120,6 +132,7 @@ class LeagueConfig(Strict):
     minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
     snapshot_every_steps: int = Field(10_000, ge=1,
                                       description="agent-steps between snapshots of a member")
+    data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")
     evolution: EvolutionConfig | None = Field(
         None, description="exploit/explore of learners' weights and care (None: off)")
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
@@ -209,7 +222,8 @@ def config_reference() -> str:
              "Generated from `socius/platform/league/config.py` (`config_reference()`); a test "
              "keeps this file in sync.", ""]
     for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
-                         ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig)):
+                         ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig),
+                         ("data", DataConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():

@@ -31,6 +31,9 @@ class MatchResult:
     # per seat: cooperative actions, and steps in games that have a cooperative action
     cooperated: tuple[int, ...] = ()
     could_cooperate: tuple[int, ...] = ()
+    episode: int = 0
+    team_changes: int = 0
+    rule_changes: int = 0
 
     def teams(self) -> list[tuple[list[str], float]]:
         """(members, score) per initial team."""

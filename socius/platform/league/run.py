@@ -26,6 +26,7 @@ import torch
 
 import socius
 from socius.envs import Scenario, ScenarioSpace, classic
+from socius.platform.data.writer import LakeWriterActor, episodes_table, matches_table
 from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
 from socius.platform.league.evolution import EvolutionRules
@@ -169,7 +170,15 @@ class LeagueRun:
         self.group = build_learner_group(self.net_config, self.ppo, total_steps=10**9,
                                          module_ids=tuple(self.learning))
         self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
-                                           seed=config.seed + i) for i in range(config.runners)]
+                                           seed=config.seed + i, record=config.data.store,
+                                           run_id=run_dir.name) for i in range(config.runners)]
+        self.writer, self._pending = None, []
+        if config.data.store:  # resumed runs first drop what a crashed generation left behind
+            data = config.data
+            self.writer = LakeWriterActor.remote(
+                run_dir / "lake", run_dir.name, data.fraction, data.keep_generations,
+                data.max_bytes, data.compact,
+                drop_after=state.generation if rng_state is not None else None)
         if start is not None:
             for member_id in self.learning:
                 set_learner_state(self.group, member_id, start)
@@ -206,7 +215,7 @@ class LeagueRun:
 
     def run(self, first_generation: int, log: Callable[[str], None],
             on_generation: OnGeneration | None = None) -> LeagueState:
-        config, league = self.config, self.league
+        config, league, run_dir = self.config, self.league, self.run_dir
         if first_generation == 0:
             state = ray.get(league.get_state.remote())
             for member_id, weights in self.initial.items():
@@ -219,17 +228,27 @@ class LeagueRun:
             for generation in range(first_generation, config.generations):
                 start = time.perf_counter()
                 league.start_generation.remote(generation)
+                self.generation = generation
                 care = {m.id: (m.care["team"], m.care["others"]) for m in state.learners()}
 
                 def plan(_round: int) -> list:
-                    return ray.get(league.plan.remote(len(self.runners), config.tickets_per_round))
+                    batches = ray.get(league.plan.remote(len(self.runners),
+                                                         config.tickets_per_round))
+                    self._store("matches", matches_table(
+                        [t for b in batches for t in b.tickets()], run_dir.name, self.generation))
+                    return batches
 
                 result = training_loop(self.group, self.runners, plan,
                                        config.rounds_per_generation, self.ppo, minibatch,
-                                       frozen=self.frozen, learning=self.learning, care=care)
+                                       frozen=self.frozen, learning=self.learning, care=care,
+                                       on_steps=lambda steps: self._store("steps", steps))
                 league.report.remote(result.match_results, result.steps_by_member,
                                      result.cooperation)
+                self._store("episodes", episodes_table(result.match_results, run_dir.name,
+                                                       generation))
                 state = self._after_generation()
+                if self.writer is not None:
+                    self._pending.append(self.writer.end_generation.remote(generation))
                 if on_generation is not None:
                     weights = learner_states(self.group, self.learning)
                     on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
@@ -246,9 +265,18 @@ class LeagueRun:
         finally:
             state = ray.get(league.get_state.remote())
             self.group.shutdown()
-            for actor in [*self.runners, league]:
+            ray.get(self._pending)  # the lake has everything before its writer goes
+            for actor in [*self.runners, league] + ([self.writer] if self.writer else []):
                 ray.kill(actor)
         return state
+
+    def _store(self, table: str, data) -> None:
+        """Hand rows to the lake writer without waiting (at most 16 writes in flight)."""
+        if self.writer is None:
+            return
+        self._pending.append(self.writer.write.remote(table, data, self.generation))
+        if len(self._pending) > 16:
+            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - 16)
 
     def _after_generation(self) -> LeagueState:
         """Snapshots and resets as the league actor orders them; then learners, snapshots and

@@ -55,11 +55,13 @@ def training_loop(learner_group, runners: list,
                   frozen: dict[str, WeightsHandle] | None = None,
                   learning: list[str] | None = None,
                   care: dict[str, tuple[float, float]] | None = None,
+                  on_steps: Callable[[Any], None] | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
     """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k)` gives each runner's
     tickets for round k (called once per round); `frozen` holds the weights of members that
     never learn; `learning` the members the LearnerGroup trains (default: all others);
-    `care[member]` = (team, others) weights of that member's training rewards."""
+    `care[member]` = (team, others) weights of that member's training rewards; runners that
+    record steps hand each round's Arrow batch to `on_steps`."""
     frozen = frozen or {}
     result, start = LoopResult(), time.perf_counter()
     first = plan(0)
@@ -77,6 +79,9 @@ def training_loop(learner_group, runners: list,
         t0 = time.perf_counter()
         batch_refs, stat_refs = (list(x) for x in zip(*pending, strict=True))
         stats = ray.get(stat_refs)  # env: waiting for the runners
+        for s in stats:
+            if "steps" in s and on_steps is not None:
+                on_steps(s.pop("steps"))
         t1 = time.perf_counter()
         if k + 1 < iterations:
             pending = sample(k + 1)  # runners play the next round while the learners update

@@ -99,10 +99,12 @@ class Runner:
         by_member = {self._members[i]: b for i, b in batches.items()}
         trained = sum(b.agent_steps for b in by_member.values())
         results = [MatchResult(t.match_id, t.scenario.games[0].family, t.seats,
-                               tuple(returns.tolist()), t.scenario.team_sizes, t.scenario.id,
-                               steps, tuple(cooperated.tolist()), tuple(could.tolist()))
-                   for t, (returns, steps, cooperated, could) in (
-                       (self._tickets[b], rest) for b, *rest in collector.finished_episodes)]
+                               tuple(e.returns.tolist()), t.scenario.team_sizes, t.scenario.id,
+                               e.steps, tuple(e.cooperated.tolist()),
+                               tuple(e.could_cooperate.tolist()), e.episode, e.team_changes,
+                               e.rule_changes)
+                   for t, e in ((self._tickets[e.instance], e)
+                                for e in collector.finished_episodes)]
         collector.finished_episodes.clear()
         stats = {
             "cooperation": self._cooperation(),

@@ -40,6 +40,16 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     assert state.members[first.parent].weights_digest != first.weights_digest
     assert set(state.ratings) >= {"main_0", "main_1"}
     assert "main_0" in members_table(state)
+    # the rollout lake: every seat's step of every round, compacted per generation, intact
+    from socius.platform.data.lake import Lake
+
+    lake = Lake(run_dir / "lake", create=False)
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert all(s.format == "parquet" for s in lake.shards())
+    rows = lake.summary()["rows"]
+    assert rows["steps"] == 3 * 2 * 16 * 8 * 2  # generations, rounds, tickets, steps, seats
+    assert rows["matches"] == 3 * 2 * 16 and rows["episodes"] > 0
+    assert lake.read("steps").column("run_id").unique().to_pylist() == ["run"]
 
 
 def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):

@@ -1,0 +1,116 @@
+"""What a run stored, as text: `socius data inspect RUN` and `socius replay RUN MATCH`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from socius.platform.data import schema
+from socius.platform.data.lake import Lake
+
+
+def open_run_lake(run_dir: str | Path) -> Lake:
+    return Lake(Path(run_dir) / "lake", create=False)
+
+
+def row_filter(family: str | None = None, member: str | None = None,
+               generation: int | None = None) -> ds.Expression | None:
+    """A filter on the lake's tables from the common options (None: everything)."""
+    parts = []
+    if family is not None:
+        parts.append(ds.field(schema.FAMILY) == family)
+    if member is not None:
+        parts.append(ds.field(schema.MEMBER) == member)
+    if generation is not None:
+        parts.append(ds.field("generation") == generation)
+    expression = None
+    for part in parts:
+        expression = part if expression is None else expression & part
+    return expression
+
+
+def inspect_run(run_dir: str | Path, family: str | None = None, member: str | None = None,
+                generation: int | None = None) -> str:
+    """Rows, episodes, matches, families, members, generations and size on disk."""
+    lake = open_run_lake(run_dir)
+    steps = lake.read("steps", filter=row_filter(family, member, generation),
+                      columns=[schema.MATCH_ID, schema.EPISODE, schema.FAMILY, schema.MEMBER,
+                               "generation"])
+    episode_filter = row_filter(family, None, generation)
+    episodes = lake.read("episodes", filter=episode_filter)
+    if member is not None:  # episodes the member played in
+        keep = [member in m for m in episodes.column(schema.MEMBERS).to_pylist()]
+        episodes = episodes.filter(pa.array(keep, pa.bool_()))
+    summary = lake.summary()
+    lines = [f"lake {lake.root}: {summary['shards']} shards, {summary['bytes'] / 1e6:.2f} MB "
+             f"on disk"]
+    where = ", ".join(f"{k}={v}" for k, v in (("family", family), ("member", member),
+                                               ("generation", generation)) if v is not None)
+    lines.append(f"selection: {where or 'everything'}")
+    lines.append(f"agent-steps: {steps.num_rows:,}")
+    lines.append(f"episodes: {episodes.num_rows:,}  matches: "
+                 f"{len(set(steps.column(schema.MATCH_ID).to_pylist())):,}")
+    for title, column in (("families", schema.FAMILY), ("members", schema.MEMBER),
+                          ("generations", "generation")):
+        values = steps.column(column).to_pylist()
+        counts = {v: values.count(v) for v in sorted(set(values), key=str)}
+        lines.append(f"{title}: " + ", ".join(f"{k} ({n:,} steps)" for k, n in counts.items()))
+    if episodes.num_rows:
+        returns = [np.mean(r) for r in episodes.column(schema.RETURNS).to_pylist()]
+        lines.append(f"episode length: mean {np.mean(episodes.column(schema.STEPS)):.1f} steps; "
+                     f"mean return per seat {np.mean(returns):.2f}; team changes "
+                     f"{int(pc.sum(episodes.column(schema.TEAM_CHANGES)).as_py() or 0)}, rule "
+                     f"changes {int(pc.sum(episodes.column(schema.RULE_CHANGES)).as_py() or 0)}")
+    return "\n".join(lines)
+
+
+def replay(run_dir: str | Path, match_id: str, limit: int = 200) -> str:
+    """A match step by step: per step each seat's member, action, reward and team."""
+    lake = open_run_lake(run_dir)
+    steps = lake.read("steps", filter=ds.field(schema.MATCH_ID) == match_id)
+    if steps.num_rows == 0:
+        raise KeyError(f"no stored steps of match {match_id!r} in {lake.root}")
+    matches = lake.read("matches", filter=ds.field(schema.MATCH_ID) == match_id)
+    data = {k: steps.column(k).to_pylist() for k in (
+        schema.EPISODE, schema.STEP, schema.SEAT, schema.MEMBER, schema.ACTION, schema.TEAM_MOVE,
+        schema.REWARD, schema.TEAM, schema.GAME)}
+    order = sorted(range(steps.num_rows), key=lambda i: (data[schema.EPISODE][i],
+                                                         data[schema.STEP][i],
+                                                         data[schema.SEAT][i]))
+    lines = []
+    if matches.num_rows:
+        row = matches.slice(0, 1).to_pylist()[0]
+        lines.append(f"match {match_id}: generation {row['generation']}, {row['family']}, "
+                     f"seats {row['members']}, learning {row['learns']}")
+    last_teams, shown, current, group = None, 0, None, []
+
+    def flush() -> None:
+        nonlocal last_teams, shown
+        if not group:
+            return
+        episode, step, game = current
+        teams = tuple(data[schema.TEAM][i] for i in group)
+        change = "  <- teams changed" if last_teams is not None and teams != last_teams \
+            and step > 0 else ""
+        last_teams = teams
+        seats = "  ".join(f"[{data[schema.SEAT][i]}] {data[schema.MEMBER][i]}: a="
+                          f"{data[schema.ACTION][i]} r={data[schema.REWARD][i]:+.2f} "
+                          f"team={data[schema.TEAM][i]}" for i in group)
+        lines.append(f"episode {episode} step {step:>3} game {game}: {seats}{change}")
+        shown += 1
+
+    for i in order:
+        key = (data[schema.EPISODE][i], data[schema.STEP][i], data[schema.GAME][i])
+        if key != current:
+            flush()
+            if shown >= limit:
+                lines.append(f"... ({limit} steps shown)")
+                return "\n".join(lines)
+            current, group = key, []
+        group.append(i)
+    flush()
+    return "\n".join(lines)

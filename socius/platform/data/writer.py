@@ -1,0 +1,90 @@
+"""The lake writer: a Ray actor that takes rollout batches off the league's hands.
+
+The driver submits batches without waiting (`write_*.remote`), so sampling never waits on the
+disk; the actor writes hot shards as they come and, when a generation closes, compacts it to
+Parquet and applies retention. A fraction of matches can be stored (chosen by a hash of the
+match id, so a match's steps, episodes and ticket are stored together or not at all).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import ray
+
+from socius.platform.data import schema
+from socius.platform.data.lake import TABLES, Lake
+from socius.platform.league.results import MatchResult
+from socius.platform.training.tickets import MatchTicket
+
+
+def stored(match_ids: Sequence[str], fraction: float) -> np.ndarray:
+    """Which matches a lake keeps at this fraction (the same answer for every table)."""
+    if fraction >= 1.0:
+        return np.ones(len(match_ids), bool)
+    return np.array([zlib.crc32(m.encode()) < fraction * 2**32 for m in match_ids], bool)
+
+
+def episodes_table(results: Sequence[MatchResult], run: str, generation: int) -> pa.Table:
+    return pa.Table.from_pylist([{
+        schema.RUN_ID: run, schema.MATCH_ID: r.match_id, schema.EPISODE: r.episode,
+        schema.GENERATION: generation, schema.SCENARIO_ID: r.scenario_id,
+        schema.FAMILY: r.family, schema.STEPS: r.steps, schema.TEAM_CHANGES: r.team_changes,
+        schema.RULE_CHANGES: r.rule_changes, schema.MEMBERS: list(r.seats),
+        schema.RETURNS: list(r.returns)} for r in results],
+        schema=schema.table_schema("episodes"))
+
+
+def matches_table(tickets: Sequence[MatchTicket], run: str, generation: int) -> pa.Table:
+    return pa.Table.from_pylist([{
+        schema.RUN_ID: run, schema.MATCH_ID: t.match_id, schema.GENERATION: generation,
+        schema.SCENARIO_ID: t.scenario.id, schema.FAMILY: t.scenario.games[0].family,
+        schema.SCENARIO_JSON: t.scenario.to_json(), schema.MEMBERS: list(t.seats),
+        schema.LEARNS: list(t.learn), schema.SEED: t.seed} for t in tickets],
+        schema=schema.table_schema("matches"))
+
+
+class LakeWriter:
+    """Writes one run's rollouts into a lake (see the module docstring)."""
+
+    def __init__(self, root: str | Path, run: str, fraction: float = 1.0,
+                 keep_generations: int | None = None, max_bytes: int | None = None,
+                 compact: bool = True, drop_after: int | None = None):
+        if not 0 < fraction <= 1:
+            raise ValueError(f"data.fraction must be in (0, 1], got {fraction}")
+        self.lake, self.run, self.fraction = Lake(root), run, fraction
+        if drop_after is not None:  # a resumed run plays these generations again
+            self.lake.remove([s for s in self.lake.shards() if s.run == run
+                              and s.generation > drop_after], "rolled back on resume")
+        self.keep_generations, self.max_bytes, self.compact = keep_generations, max_bytes, compact
+        self.rows = {t: 0 for t in TABLES}
+
+    def _keep(self, data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+        if self.fraction >= 1.0 or data.num_rows == 0:
+            return data
+        ids = data.column(schema.MATCH_ID)
+        ids = ids.cast(pa.string()) if pa.types.is_dictionary(ids.type) else ids
+        return data.filter(pa.array(stored(ids.to_pylist(), self.fraction)))
+
+    def write(self, table: str, data: pa.Table | pa.RecordBatch, generation: int) -> int:
+        data = self._keep(data)
+        if data.num_rows:
+            self.lake.write_by_family(table, data, self.run, generation)
+            self.rows[table] += data.num_rows
+        return data.num_rows
+
+    def end_generation(self, generation: int) -> dict[str, int]:
+        """Compact the generation's hot shards and apply retention; the rows written so far."""
+        if self.compact:
+            for table in TABLES:
+                self.lake.compact(table, self.run, generation)
+        if self.keep_generations is not None or self.max_bytes is not None:
+            self.lake.retain(self.keep_generations, self.max_bytes)
+        return dict(self.rows)
+
+
+LakeWriterActor = ray.remote(num_cpus=0)(LakeWriter)
