@@ -214,6 +214,48 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tracking_uri(args: argparse.Namespace) -> str:
+    import os
+    from pathlib import Path
+
+    from socius.platform.registry import default_tracking_uri
+
+    if args.tracking_uri:
+        return args.tracking_uri
+    if args.run:
+        return default_tracking_uri(Path(args.run))
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    raise ValueError("say where the registry is: --tracking-uri, --run RUN or "
+                     "MLFLOW_TRACKING_URI")
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Download a registered checkpoint and verify it (no Ray needed)."""
+    from socius.platform.registry import pull
+    from socius.policies.checkpoint import CheckpointError
+
+    try:
+        local = pull(args.ref, args.output, _tracking_uri(args))
+    except (ValueError, CheckpointError) as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - MLflow's own errors (unknown model, alias, ...)
+        print(f"socius: error: {args.ref}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.ref} -> {local} (sha256 verified)")
+    return 0
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    """Bring a run's MLflow mirror up to date (after MLflow was unreachable)."""
+    from socius.platform.registry import Mirror
+
+    added = Mirror(args.run, args.tracking_uri).sync()
+    print(f"mirrored generations {added['generations']}, registered {added['versions']}")
+    return 0
+
+
 def cmd_runs_rm(args: argparse.Namespace) -> int:
     """Delete run folders (the lake's manifest first, so no reader sees a dangling shard)."""
     from pathlib import Path
@@ -297,6 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
     clone.add_argument("--epochs", type=int, default=30)
     clone.add_argument("--seed", type=int, default=0)
     clone.set_defaults(func=cmd_pretrain)
+
+    fetch = commands.add_parser("pull", help="download a registered checkpoint")
+    fetch.add_argument("ref", help="name@alias, name/version or runs:/<run id>/<path>")
+    fetch.add_argument("-o", "--output", default=".", help="folder to download into")
+    fetch.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
+    fetch.add_argument("--run", help="a run folder whose own mlflow.db to use")
+    fetch.set_defaults(func=cmd_pull)
+    sync = commands.add_parser("mirror", help="bring a run's MLflow mirror up to date")
+    sync.add_argument("run", help="run folder")
+    sync.add_argument("--tracking-uri", help="MLflow tracking URI (default: the run's own)")
+    sync.set_defaults(func=cmd_mirror)
 
     replay = commands.add_parser("replay", help="print a stored match step by step")
     replay.add_argument("run", help="run folder")

@@ -103,6 +103,14 @@ class DataConfig(Strict):
     max_bytes: int | None = Field(None, ge=1, description="drop the oldest shards above this")
 
 
+class TrackingConfig(Strict):
+    """The MLflow mirror of the run folder (runs, metrics, registered snapshots)."""
+
+    mirror: bool = Field(True, description="mirror the run into MLflow in the background")
+    uri: str | None = Field(None, description="tracking URI (default: MLFLOW_TRACKING_URI, "
+                            "else sqlite:///<run>/mlflow.db)")
+
+
 class LeagueConfig(Strict):
     """A whole league run."""
 
@@ -133,6 +141,8 @@ class LeagueConfig(Strict):
     snapshot_every_steps: int = Field(10_000, ge=1,
                                       description="agent-steps between snapshots of a member")
     data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig,
+                                     description="the MLflow mirror")
     evolution: EvolutionConfig | None = Field(
         None, description="exploit/explore of learners' weights and care (None: off)")
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
@@ -223,7 +233,7 @@ def config_reference() -> str:
              "keeps this file in sync.", ""]
     for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
                          ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig),
-                         ("data", DataConfig)):
+                         ("data", DataConfig), ("tracking", TrackingConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():

@@ -172,6 +172,11 @@ class LeagueRun:
         self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
                                            seed=config.seed + i, record=config.data.store,
                                            run_id=run_dir.name) for i in range(config.runners)]
+        self.mirror = None
+        if config.tracking.mirror:
+            from socius.platform.registry import BackgroundMirror, Mirror
+
+            self.mirror = BackgroundMirror(Mirror(run_dir, config.tracking.uri))
         self.writer, self._pending = None, []
         if config.data.store:  # resumed runs first drop what a crashed generation left behind
             data = config.data
@@ -247,6 +252,8 @@ class LeagueRun:
                 self._store("episodes", episodes_table(result.match_results, run_dir.name,
                                                        generation))
                 state = self._after_generation()
+                if self.mirror is not None:
+                    self.mirror.request()
                 if self.writer is not None:
                     self._pending.append(self.writer.end_generation.remote(generation))
                 if on_generation is not None:
@@ -266,6 +273,8 @@ class LeagueRun:
             state = ray.get(league.get_state.remote())
             self.group.shutdown()
             ray.get(self._pending)  # the lake has everything before its writer goes
+            if self.mirror is not None:
+                self.mirror.close()
             for actor in [*self.runners, league] + ([self.writer] if self.writer else []):
                 ray.kill(actor)
         return state

@@ -50,6 +50,17 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     assert rows["steps"] == 3 * 2 * 16 * 8 * 2  # generations, rounds, tickets, steps, seats
     assert rows["matches"] == 3 * 2 * 16 and rows["episodes"] > 0
     assert lake.read("steps").column("run_id").unique().to_pylist() == ["run"]
+    # the MLflow mirror (SQLite in the run folder): every generation and snapshot, once
+    mirrored = json.loads((run_dir / "mirror.json").read_text())
+    assert sorted(mirrored["generations"]) == [0, 1, 2]
+    assert set(mirrored["versions"]) == {m.id for m in snapshots}
+    from socius.platform.registry import pull
+
+    local = pull("socius.league.main_0@latest", tmp_path / "pulled",
+                 f"sqlite:///{run_dir.resolve()}/mlflow.db")
+    newest = max((m for m in snapshots if m.parent == "main_0"), key=lambda m: m.generation)
+    assert (local / "weights.safetensors").read_bytes() == \
+        (run_dir / "checkpoints" / newest.id / "weights.safetensors").read_bytes()
 
 
 def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):

@@ -1,0 +1,272 @@
+"""MLflow mirror of a league run, and the model registry of its snapshots.
+
+The run folder is the source of truth; `Mirror.sync` copies what is new into MLflow and records
+what it did in `<run>/mirror.json`, so running it again logs nothing twice and a mirror that
+could not reach MLflow catches up on its next call:
+
+- one MLflow run per league run (experiment `socius`): the resolved config as params and as a
+  JSON artifact; per generation, each member's rating (openskill ordinal), cooperation and care
+  as metrics (step = generation);
+- every snapshot of a learner becomes a version of the registered model
+  `socius.<league>.<member>`: its artifact is the socius checkpoint folder, its tags say
+  population, role, generation, parent, rating at registration, the scenario split's hash, the
+  socius version and the weights' sha256; alias `champion` points at the member's best-rated
+  snapshot. (`latest` is MLflow's own reserved name for the newest version; `socius pull
+  name@latest` resolves it that way.)
+
+The tracking store defaults to SQLite inside the run folder; `MLFLOW_TRACKING_URI` (or
+`tracking_uri`) points anywhere else, e.g. a remote `mlflow server`. `pull` fetches a version's
+checkpoint and checks its weights' sha256 against the registry; it needs no Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from socius.platform.league.state import LeagueState
+from socius.policies.checkpoint import CheckpointError, read_manifest
+
+EXPERIMENT = "socius"
+MIRROR_FILE = "mirror.json"
+
+
+def default_tracking_uri(run_dir: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{run_dir.resolve()}/mlflow.db"
+
+
+def model_name(league: str, member: str) -> str:
+    return f"socius.{league}.{member}"
+
+
+def _client(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: json.dumps(data)[:500]}
+
+
+class Mirror:
+    """Copies a run folder's new generations and snapshots into MLflow (see module doc)."""
+
+    def __init__(self, run_dir: str | Path, tracking_uri: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.uri = tracking_uri or default_tracking_uri(self.run_dir)
+        path = self.run_dir / MIRROR_FILE
+        self.done = json.loads(path.read_text()) if path.is_file() else {
+            "tracking_uri": self.uri, "run_id": None, "generations": [], "versions": {}}
+
+    def _save(self) -> None:
+        from socius.platform.league.run import write_json_atomic
+
+        write_json_atomic(self.run_dir / MIRROR_FILE, self.done)
+
+    def sync(self) -> dict[str, Any]:
+        """Mirror whatever is new; returns what was added. Raises if MLflow is unreachable
+        (nothing is marked done then, so the next call retries)."""
+        manifest = json.loads((self.run_dir / "manifest.json").read_text())
+        saved = json.loads((self.run_dir / "league.json").read_text())
+        state = LeagueState.from_dict(saved["league"])
+        client = _client(self.uri)
+        added = {"generations": [], "versions": []}
+        if self.done["run_id"] is None:
+            experiment = client.get_experiment_by_name(EXPERIMENT)
+            experiment_id = experiment.experiment_id if experiment else \
+                client.create_experiment(EXPERIMENT)
+            run = client.create_run(experiment_id, run_name=self.run_dir.name,
+                                    tags={"socius.run_dir": str(self.run_dir.resolve()),
+                                          "socius.version": manifest["socius_version"]})
+            params = _flatten(manifest["config"])
+            from mlflow.entities import Param
+
+            items = [Param(k, v) for k, v in sorted(params.items())]
+            for start in range(0, len(items), 100):
+                client.log_batch(run.info.run_id, params=items[start: start + 100])
+            client.log_dict(run.info.run_id, manifest, "manifest.json")
+            self.done["run_id"] = run.info.run_id
+            self._save()
+        run_id = self.done["run_id"]
+        if state.generation not in self.done["generations"]:
+            self._log_generation(client, run_id, state)
+            self.done["generations"].append(state.generation)
+            self._save()
+            added["generations"].append(state.generation)
+        league = manifest["config"]["name"]
+        split = hashlib.sha256(json.dumps(manifest["config"]["scenarios"], sort_keys=True)
+                               .encode()).hexdigest()[:16]
+        for member in state.members.values():
+            if member.trainable or member.id in self.done["versions"]:
+                continue
+            version = self._register(client, run_id, league, member, state, split,
+                                     manifest["socius_version"])
+            self.done["versions"][member.id] = version
+            self._save()
+            added["versions"].append(member.id)
+        self._set_champions(client, league, state)
+        return added
+
+    def _log_generation(self, client, run_id: str, state: LeagueState) -> None:
+        from mlflow.entities import Metric
+
+        step, metrics = state.generation, []
+        for member_id, rating in state.ratings.items():
+            metrics.append(Metric(f"rating/{_key(member_id)}", rating.ordinal, 0, step))
+        for member_id, rate in state.cooperation.items():
+            metrics.append(Metric(f"cooperation/{_key(member_id)}", rate, 0, step))
+        for member in state.learners():
+            for kind, value in member.care.items():
+                metrics.append(Metric(f"care_{kind}/{_key(member.id)}", value, 0, step))
+        metrics.append(Metric("members", float(len(state.members)), 0, step))
+        for start in range(0, len(metrics), 500):
+            client.log_batch(run_id, metrics=metrics[start: start + 500])
+
+    def _register(self, client, run_id: str, league: str, member, state: LeagueState,
+                  split: str, version: str) -> str:
+        folder = self.run_dir / "checkpoints" / member.id
+        weights_sha = read_manifest(folder)["weights_sha256"]
+        path = f"checkpoints/{member.id}"
+        client.log_artifacts(run_id, str(folder), path)
+        source = f"{client.get_run(run_id).info.artifact_uri}/{path}"
+        name = model_name(league, member.parent or member.id)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client.create_registered_model(name)
+        except MlflowException:  # it exists already
+            pass
+        rating = state.ratings.get(member.id)
+        tags = {"population": member.population, "role": member.role.value,
+                "generation": str(member.generation), "member": member.id,
+                "parent": member.parent or "", "rating": f"{rating.ordinal:.4f}" if rating
+                else "", "scenario_split_hash": split, "socius_version": version,
+                "weights_sha256": weights_sha, "rollouts_manifest_sha256": _lake_hash(
+                    self.run_dir, member.generation)}
+        return client.create_model_version(name, source, run_id, tags=tags).version
+
+    def _set_champions(self, client, league: str, state: LeagueState) -> None:
+        """Alias `champion`: each main agent's best-rated snapshot by current ordinal."""
+        best: dict[str, tuple[float, str]] = {}
+        for snap_id, version in self.done["versions"].items():
+            member = state.members.get(snap_id)
+            if member is None or member.role.value != "main" or snap_id not in state.ratings:
+                continue
+            name = model_name(league, member.parent or member.id)
+            ordinal = state.ratings[snap_id].ordinal
+            if name not in best or ordinal > best[name][0]:
+                best[name] = (ordinal, version)
+        for name, (_, version) in best.items():
+            client.set_registered_model_alias(name, "champion", version)
+
+
+def _key(member_id: str) -> str:
+    return member_id.replace("@", "_at_").replace(":", "_")
+
+
+def _lake_hash(run_dir: Path, generation: int) -> str:
+    """sha256 of the lake manifest's lines up to this generation (the data it trained on)."""
+    path = run_dir / "lake" / "_manifest.jsonl"
+    if not path.is_file():
+        return ""
+    lines = [line for line in path.read_text().splitlines()
+             if '"generation": ' in line and _generation_of(line) <= generation]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _generation_of(line: str) -> int:
+    try:
+        return int(json.loads(line)["shard"]["generation"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 1 << 30
+
+
+class BackgroundMirror:
+    """Runs `Mirror.sync` on a thread when asked; failures (MLflow unreachable) are reported
+    and retried at the next request, and training never waits on them."""
+
+    def __init__(self, mirror: Mirror, log=print):
+        self.mirror, self.log = mirror, log
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="socius-mirror")
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.mirror.sync()
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - any MLflow failure: retry next time
+                if self.last_error is None:
+                    self.log(f"mlflow mirror: {exc.__class__.__name__}: {str(exc)[:200]} "
+                             "(training goes on; the mirror retries)")
+                self.last_error = str(exc)
+            if self._stop.is_set():
+                return
+
+    def close(self, timeout: float = 120.0) -> None:
+        """One last sync (waiting at most `timeout` seconds), then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive() or self.last_error is not None:
+            self.log(f"mlflow mirror: not complete; run `socius mirror {self.mirror.run_dir}` "
+                     "when MLflow is reachable")
+
+
+def resolve(ref: str, tracking_uri: str) -> tuple[str, dict[str, str]]:
+    """(artifact source, tags) of `name@alias`, `name/version` or `runs:/<run>/<path>`;
+    `name@latest` is the newest version."""
+    if ref.startswith("runs:/"):
+        return ref, {}
+    client = _client(tracking_uri)
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        if alias == "latest":
+            versions = client.search_model_versions(f"name='{name}'")
+            if not versions:
+                raise ValueError(f"{ref}: no versions of {name!r} in {tracking_uri}")
+            version = max(versions, key=lambda v: int(v.version))
+        else:
+            version = client.get_model_version_by_alias(name, alias)
+    elif "/" in ref:
+        name, number = ref.rsplit("/", 1)
+        version = client.get_model_version(name, number)
+    else:
+        raise ValueError(f"{ref!r}: expected name@alias, name/version or runs:/...")
+    return version.source, dict(version.tags)
+
+
+def pull(ref: str, out: str | Path, tracking_uri: str) -> Path:
+    """Download a checkpoint and verify its weights' sha256 (registry tag and manifest)."""
+    import mlflow
+
+    source, tags = resolve(ref, tracking_uri)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(out),
+                                                     tracking_uri=tracking_uri))
+    manifest = read_manifest(local)
+    weights = local / "weights.safetensors"
+    actual = hashlib.sha256(weights.read_bytes()).hexdigest()
+    expected = tags.get("weights_sha256", manifest["weights_sha256"])
+    if actual != expected or actual != manifest["weights_sha256"]:
+        raise CheckpointError(f"{ref}: weights sha256 {actual[:16]}... does not match the "
+                              f"registry's {expected[:16]}... (tampered or corrupted artifact)")
+    return local

@@ -1,0 +1,174 @@
+"""The MLflow mirror and registry against a real SQLite tracking store: versions with tags,
+aliases that move, nothing logged twice, `pull` bit-exact, tampering caught."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from socius.platform.league.config import LeagueConfig
+from socius.platform.league.ratings import Rating
+from socius.platform.league.roles import Role
+from socius.platform.league.state import LeagueState, Member
+from socius.platform.registry import Mirror, pull, resolve
+from socius.policies.checkpoint import CheckpointError, save_checkpoint
+from socius.policies.network import NetConfig, SociusNet
+
+
+def write_run(run, state, config):
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (run / "manifest.json").write_text(json.dumps(
+        {"socius_version": "0.1.0", "config": config.model_dump(mode="json")}))
+    (run / "league.json").write_text(json.dumps({"league": state.to_dict(), "rng": {}}))
+    for member in state.members.values():
+        path = run / "checkpoints" / member.id
+        if not path.exists():
+            torch.manual_seed(len(member.id) + member.generation)
+            save_checkpoint(SociusNet(NetConfig(max_players=2, core="mlp")), path)
+
+
+def snapshot(parent, generation, role=Role.MAIN):
+    return Member(f"{parent}@{generation}", "red", role, trainable=False, parent=parent,
+                  generation=generation)
+
+
+def test_mirror_registers_snapshots_moves_aliases_and_pulls_exact_weights(tmp_path):
+    run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"
+    config = LeagueConfig(name="lg")
+    state = LeagueState(generation=3)
+    for member in (Member("main_0", "red", Role.MAIN), snapshot("main_0", 1),
+                   snapshot("main_0", 3), Member("main_exploiter_0", "red", Role.MAIN_EXPLOITER),
+                   snapshot("main_exploiter_0", 2, Role.MAIN_EXPLOITER)):
+        state.members[member.id] = member
+    state.ratings = {"main_0": Rating(30, 2), "main_0@1": Rating(28, 2),
+                     "main_0@3": Rating(26, 2), "main_exploiter_0@2": Rating(20, 2)}
+    write_run(run, state, config)
+    mirror = Mirror(run, tracking_uri=uri)
+    added = mirror.sync()
+    assert added == {"generations": [3], "versions": ["main_0@1", "main_0@3",
+                                                       "main_exploiter_0@2"]}
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    versions = {v.tags["member"]: v for v in client.search_model_versions("name='socius.lg.main_0'")}
+    assert set(versions) == {"main_0@1", "main_0@3"}
+    tags = versions["main_0@3"].tags
+    assert tags["role"] == "main" and tags["generation"] == "3" and tags["parent"] == "main_0"
+    assert tags["population"] == "red" and tags["socius_version"] == "0.1.0"
+    assert float(tags["rating"]) == pytest.approx(20.0) and len(tags["scenario_split_hash"]) == 16
+    assert client.get_model_version_by_alias("socius.lg.main_0", "champion").tags["member"] \
+        == "main_0@1"  # 28 - 6 beats 26 - 6
+    # nothing twice: a second sync adds nothing and logs no second point
+    assert Mirror(run, tracking_uri=uri).sync() == {"generations": [], "versions": []}
+    run_id = json.loads((run / "mirror.json").read_text())["run_id"]
+    assert len(client.get_metric_history(run_id, "rating/main_0")) == 1
+    # the league goes on: a better snapshot takes the champion alias
+    state.generation = 5
+    state.members["main_0@5"] = snapshot("main_0", 5)
+    state.ratings["main_0@5"] = Rating(35, 1)
+    write_run(run, state, config)
+    assert Mirror(run, tracking_uri=uri).sync()["versions"] == ["main_0@5"]
+    champion = client.get_model_version_by_alias("socius.lg.main_0", "champion")
+    assert champion.tags["member"] == "main_0@5"
+    assert len(client.get_metric_history(run_id, "rating/main_0")) == 2
+    # pull: bit-exact, by alias, by version, newest as `latest`
+    local = pull("socius.lg.main_0@champion", tmp_path / "pulled", uri)
+    original = (run / "checkpoints" / "main_0@5" / "weights.safetensors").read_bytes()
+    assert (local / "weights.safetensors").read_bytes() == original
+    assert resolve("socius.lg.main_0@latest", uri)[1]["member"] == "main_0@5"
+    assert resolve("socius.lg.main_0/1", uri)[1]["member"] == "main_0@1"
+    # a tampered artifact in the store fails the sha256 check
+    stored = Path(champion.source.removeprefix("file://")) / "weights.safetensors"
+    data = bytearray(stored.read_bytes())
+    data[-1] ^= 0xFF
+    stored.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256"):
+        pull("socius.lg.main_0@champion", tmp_path / "pulled_again", uri)
+
+
+def start_server(tmp_path, port):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", str(tmp_path / "server_artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("mlflow server did not start")
+
+
+def stop_server(proc):
+    import os
+    import signal
+
+    os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers, at once
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_registry_through_mlflow_server_survives_it_going_away(ray_session, tmp_path,
+                                                              monkeypatch):
+    """A league mirrors into an `mlflow server` on 127.0.0.1; the server is stopped after the
+    first generation, the run still finishes, and once the server is back the mirror
+    completes with nothing logged twice."""
+    import socket
+    import threading
+    import time
+
+    from mlflow import MlflowClient
+
+    from socius.platform.league.config import load_config
+    from socius.platform.league.run import run_league
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path, port)
+    run = tmp_path / "run"
+    stopped = threading.Event()
+
+    def stop_after_first_generation():
+        state_file = run / "league.json"
+        while not state_file.is_file() or json.loads(
+                state_file.read_text())["league"]["generation"] < 1:
+            time.sleep(0.1)
+        stop_server(server)
+        stopped.set()
+
+    threading.Thread(target=stop_after_first_generation, daemon=True).start()
+    config = load_config(profile="smoke", overrides=["generations=4", f"tracking.uri={uri}"])
+    state = run_league(config, run, log=lambda line: None)
+    assert stopped.is_set() and state.generation == 3  # the run finished without MLflow
+    done = json.loads((run / "mirror.json").read_text()) if (run / "mirror.json").is_file() \
+        else {"generations": []}
+    assert 3 not in done["generations"]
+    snapshots = {m.id for m in state.members.values() if not m.trainable}
+    server = start_server(tmp_path, port)
+    try:
+        Mirror(run, tracking_uri=uri).sync()
+        done = json.loads((run / "mirror.json").read_text())
+        assert 3 in done["generations"] and set(done["versions"]) == snapshots
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        registered = [v.tags["member"] for name in ("socius.league.main_0", "socius.league.main_1")
+                      for v in client.search_model_versions(f"name='{name}'")]
+        assert sorted(registered) == sorted(snapshots)  # each exactly once
+        pulled = pull("socius.league.main_0@latest", tmp_path / "pulled", uri)
+        assert (pulled / "weights.safetensors").is_file()
+    finally:
+        stop_server(server)
