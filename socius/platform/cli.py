@@ -247,6 +247,26 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """PPO fine-tuning of a registered checkpoint on one scenario, registered with its parent."""
+    from socius.platform.finetune import finetune, target_scenario
+    from socius.policies.checkpoint import CheckpointError
+
+    try:
+        uri = _tracking_uri(args)
+        scenario = target_scenario(args.scenario)
+        partners = [p for p in (args.partners or "").split(",") if p]
+        result = finetune(args.from_ref, scenario, uri, args.out, partners, args.steps,
+                          args.seed, args.name)
+    except (ValueError, CheckpointError, ScenarioError) as exc:
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"fine-tuned {args.from_ref} on {scenario.name} for {result['steps']:,} steps "
+          f"(mean reward {result['reward_first']:.3f} -> {result['reward_last']:.3f}); "
+          f"{result['checkpoint']}, registered version {result.get('version')}")
+    return 0
+
+
 def cmd_mirror(args: argparse.Namespace) -> int:
     """Bring a run's MLflow mirror up to date (after MLflow was unreachable)."""
     from socius.platform.registry import Mirror
@@ -346,6 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
     fetch.add_argument("--run", help="a run folder whose own mlflow.db to use")
     fetch.set_defaults(func=cmd_pull)
+    tune = commands.add_parser("finetune", help="fine-tune a registered checkpoint")
+    tune.add_argument("--from", dest="from_ref", required=True,
+                      help="name@alias, name/version or runs:/...")
+    tune.add_argument("--scenario", required=True, help="named classic or a spec file")
+    tune.add_argument("--partners", help="scripted partners, comma-separated (default: "
+                      "self-play)")
+    tune.add_argument("--steps", type=int, default=50_000)
+    tune.add_argument("--out", default="finetuned", help="checkpoint folder to write")
+    tune.add_argument("--name", help="registered as socius.finetuned.<name>")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
+    tune.add_argument("--run", help="a run folder whose own mlflow.db to use")
+    tune.set_defaults(func=cmd_finetune)
+
     sync = commands.add_parser("mirror", help="bring a run's MLflow mirror up to date")
     sync.add_argument("run", help="run folder")
     sync.add_argument("--tracking-uri", help="MLflow tracking URI (default: the run's own)")

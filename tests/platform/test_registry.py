@@ -172,3 +172,35 @@ def test_registry_through_mlflow_server_survives_it_going_away(ray_session, tmp_
         assert (pulled / "weights.safetensors").is_file()
     finally:
         stop_server(server)
+
+
+@pytest.mark.timeout(600)
+def test_finetune_a_pulled_checkpoint_and_register_it_with_its_parent(tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from socius.platform.cli import main
+    from socius.policies.checkpoint import load_module, read_manifest
+
+    run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"
+    state = LeagueState(generation=1)
+    for member in (Member("main_0", "red", Role.MAIN), snapshot("main_0", 1)):
+        state.members[member.id] = member
+    state.ratings = {"main_0@1": Rating(25, 2)}
+    write_run(run, state, LeagueConfig(name="lg"))
+    Mirror(run, tracking_uri=uri).sync()
+    out = tmp_path / "tuned"
+    code = main(["finetune", "--from", "socius.lg.main_0@champion", "--scenario",
+                 "prisoners_dilemma__textbook", "--partners", "always_defect", "--steps", "3000",
+                 "--out", str(out), "--tracking-uri", uri])
+    assert code == 0, capsys.readouterr().err
+    assert read_manifest(out)["lineage"]["parent"] == "socius.lg.main_0@champion"
+    parent = load_module(run / "checkpoints" / "main_0@1")
+    tuned = load_module(out)
+    assert any(not torch.equal(a, b) for a, b in zip(parent.state_dict().values(),
+                                                      tuned.state_dict().values(), strict=True))
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version("socius.finetuned.prisoners_dilemma__textbook", "1")
+    assert version.tags["parent"] == "socius.lg.main_0@champion"
+    assert version.tags["partners"] == "always_defect"
+    assert main(["finetune", "--from", "socius.lg.main_0@champion", "--scenario", "nowhere",
+                 "--tracking-uri", uri]) == 2

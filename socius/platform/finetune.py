@@ -1,0 +1,106 @@
+"""Fine-tuning a registered league member on one target scenario, registered with its parent.
+
+`finetune` pulls REF (sha256 checked), trains it with PPO on the scenario — against fixed
+scripted partners, or in self-play without them — with the learner's seat rotating over the
+instances, writes a socius checkpoint whose lineage names REF, and registers it as a version
+of `socius.finetuned.<name>` tagged with its parent, scenario, steps and weights sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from socius.envs import BatchedEngine, Scenario, classic, classic_names
+from socius.platform.registry import _client, pull
+from socius.policies.checkpoint import load_module, read_manifest, save_checkpoint
+from socius.policies.scripted import make_partner
+from socius.policies.trainer import MODULE_ID, LocalTrainer, PPOSettings, set_learner_state
+
+
+def target_scenario(name_or_spec: str) -> Scenario:
+    """A named classic (`family__variant`) or a JSON/YAML scenario spec file."""
+    if name_or_spec in classic_names():
+        return classic(name_or_spec)
+    path = Path(name_or_spec)
+    if not path.is_file():
+        raise ValueError(f"--scenario {name_or_spec!r}: neither a named classic nor a spec "
+                         f"file (classics: {classic_names()})")
+    text = path.read_text()
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return Scenario.from_dict(data)
+
+
+def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
+             partners: list[str] | None = None, steps: int = 50_000, seed: int = 0,
+             name: str | None = None, lr: float = 3e-4, register: bool = True
+             ) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        net = load_module(pull(ref, tmp, tracking_uri))
+    config, n = net.config, scenario.n_players
+    if n > config.max_players:
+        raise ValueError(f"{scenario.name} has {n} players; {ref} was built for at most "
+                         f"{config.max_players}")
+    instances = 64
+    engine = BatchedEngine([scenario], np.zeros(instances, np.intp),
+                           max_players=config.max_players)
+    team_players = [make_partner(p, layout=engine.layout) for p in partners or []]
+    for partner in team_players:
+        if not partner.supports(scenario):
+            raise ValueError(f"partner {partner.name!r} is not defined for {scenario.name}")
+    # the learner's seat rotates over instances; partners fill the other seats in turn
+    seat_policy = np.full((config.max_players, instances), -1)
+    for b in range(instances):
+        mine = b % n
+        for seat in range(n):
+            seat_policy[seat, b] = 0 if seat == mine or not team_players else \
+                1 + (seat - mine - 1) % n % len(team_players)
+    trainer = LocalTrainer(engine, seat_policy, team_players, config,
+                           PPOSettings(lr=lr, entropy_start=0.003, entropy_end=0.0),
+                           total_steps=steps, seed=seed)
+    start = {k: v.numpy() for k, v in net.state_dict().items()}
+    set_learner_state(trainer.learner_group, MODULE_ID, start)
+    trainer.net.load_state_dict(net.state_dict())
+    history = []
+    while trainer.steps < steps:
+        history.append(trainer.iterate())
+    name = name or scenario.name
+    save_checkpoint(trainer.net, out, overwrite=True, lineage={
+        "parent": ref, "scenario": scenario.to_json(), "partners": list(partners or []),
+        "steps": trainer.steps})
+    result = {"steps": trainer.steps, "reward_first": history[0]["reward_mean"],
+              "reward_last": history[-1]["reward_mean"], "checkpoint": str(out)}
+    if register:
+        result["version"] = _register(tracking_uri, f"socius.finetuned.{name}", out, ref,
+                                      scenario, trainer.steps, partners or [])
+    return result
+
+
+def _register(uri: str, model: str, folder: str | Path, ref: str, scenario: Scenario,
+              steps: int, partners: list[str]) -> str:
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    experiment = client.get_experiment_by_name("socius-finetune")
+    experiment_id = experiment.experiment_id if experiment else \
+        client.create_experiment("socius-finetune")
+    run = client.create_run(experiment_id, run_name=f"finetune {model}",
+                            tags={"socius.parent": ref})
+    client.log_artifacts(run.info.run_id, str(folder), "checkpoint")
+    client.set_terminated(run.info.run_id)
+    try:
+        client.create_registered_model(model)
+    except MlflowException:
+        pass
+    tags = {"parent": ref, "scenario": scenario.name, "steps": str(steps),
+            "partners": ",".join(partners),
+            "weights_sha256": read_manifest(folder)["weights_sha256"]}
+    return client.create_model_version(model, f"{run.info.artifact_uri}/checkpoint",
+                                       run.info.run_id, tags=tags).version
