@@ -136,6 +136,15 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     from socius.platform.league.evolution import family_tree
     from socius.platform.league.state import LeagueState
 
+    if args.member.startswith(("socius.", "runs:/")):  # a registry reference
+        from socius.platform.registry import registry_lineage
+
+        try:
+            print(registry_lineage(args.member, _tracking_uri(args)))
+        except Exception as exc:  # noqa: BLE001 - MLflow's errors name what is missing
+            print(f"socius: error: {args.member}: {exc}", file=sys.stderr)
+            return 2
+        return 0
     run = Path(args.run) if args.run else None
     if run is None:  # the newest run under ./runs
         candidates = [p for p in Path("runs").glob("*") if (p / "league.json").is_file()]
@@ -392,8 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     lineage = commands.add_parser("lineage", help="a league member's family tree")
-    lineage.add_argument("member", help="member id, e.g. main_0 or main_0@3")
+    lineage.add_argument("member", help="member id (main_0, main_0@3) or a registry reference "
+                         "(socius.<league>.<member>@champion, .../3)")
     lineage.add_argument("--run", help="run folder (default: the newest under ./runs)")
+    lineage.add_argument("--tracking-uri", help="MLflow registry URI (for references)")
     lineage.set_defaults(func=cmd_lineage)
     return parser
 

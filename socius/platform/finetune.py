@@ -20,6 +20,7 @@ import yaml
 from socius.envs import BatchedEngine, Scenario, classic, classic_names
 from socius.platform.registry import _client, pull
 from socius.policies.checkpoint import load_module, read_manifest, save_checkpoint
+from socius.policies.network import SociusNet
 from socius.policies.scripted import make_partner
 from socius.policies.trainer import MODULE_ID, LocalTrainer, PPOSettings, set_learner_state
 
@@ -37,25 +38,36 @@ def target_scenario(name_or_spec: str) -> Scenario:
     return Scenario.from_dict(data)
 
 
-def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
-             partners: list[str] | None = None, steps: int = 50_000, seed: int = 0,
-             name: str | None = None, lr: float = 3e-4, register: bool = True
-             ) -> dict[str, Any]:
+def partner_from_spec(spec: str, layout=None):
+    """A scripted partner by name, or `fixed_mixed:0.7/0.3` with its action probabilities."""
+    name, _, probs = spec.partition(":")
+    if name == "fixed_mixed":
+        try:
+            values = [float(x) for x in probs.split("/")]
+        except ValueError:
+            raise ValueError(f"partner {spec!r}: write fixed_mixed:p1/p2/...") from None
+        return make_partner(name, layout=layout, probs=values)
+    return make_partner(name, layout=layout)
+
+
+def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = None,
+             steps: int = 50_000, seed: int = 0, lr: float = 3e-4
+             ) -> tuple[SociusNet, list[dict[str, float]]]:
+    """PPO from `net`'s weights on one scenario: the learner's seat rotates over 64
+    instances; scripted `partners` fill the other seats in turn (none: self-play). Returns
+    the trained net and the per-iteration metrics (`steps`, `reward_mean`, ...)."""
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        net = load_module(pull(ref, tmp, tracking_uri))
     config, n = net.config, scenario.n_players
     if n > config.max_players:
-        raise ValueError(f"{scenario.name} has {n} players; {ref} was built for at most "
+        raise ValueError(f"{scenario.name} has {n} players; the network seats at most "
                          f"{config.max_players}")
     instances = 64
     engine = BatchedEngine([scenario], np.zeros(instances, np.intp),
                            max_players=config.max_players)
-    team_players = [make_partner(p, layout=engine.layout) for p in partners or []]
+    team_players = [partner_from_spec(p, engine.layout) for p in partners or []]
     for partner in team_players:
         if not partner.supports(scenario):
             raise ValueError(f"partner {partner.name!r} is not defined for {scenario.name}")
-    # the learner's seat rotates over instances; partners fill the other seats in turn
     seat_policy = np.full((config.max_players, instances), -1)
     for b in range(instances):
         mine = b % n
@@ -65,21 +77,31 @@ def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
     trainer = LocalTrainer(engine, seat_policy, team_players, config,
                            PPOSettings(lr=lr, entropy_start=0.003, entropy_end=0.0),
                            total_steps=steps, seed=seed)
-    start = {k: v.numpy() for k, v in net.state_dict().items()}
-    set_learner_state(trainer.learner_group, MODULE_ID, start)
+    set_learner_state(trainer.learner_group, MODULE_ID,
+                      {k: v.numpy() for k, v in net.state_dict().items()})
     trainer.net.load_state_dict(net.state_dict())
     history = []
     while trainer.steps < steps:
         history.append(trainer.iterate())
-    name = name or scenario.name
-    save_checkpoint(trainer.net, out, overwrite=True, lineage={
+    return trainer.net, history
+
+
+def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
+             partners: list[str] | None = None, steps: int = 50_000, seed: int = 0,
+             name: str | None = None, lr: float = 3e-4, register: bool = True
+             ) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        net = load_module(pull(ref, tmp, tracking_uri))
+    tuned, history = train_on(net, scenario, partners, steps, seed, lr)
+    done = int(history[-1]["steps"])
+    save_checkpoint(tuned, out, overwrite=True, lineage={
         "parent": ref, "scenario": scenario.to_json(), "partners": list(partners or []),
-        "steps": trainer.steps})
-    result = {"steps": trainer.steps, "reward_first": history[0]["reward_mean"],
+        "steps": done})
+    result = {"steps": done, "reward_first": history[0]["reward_mean"],
               "reward_last": history[-1]["reward_mean"], "checkpoint": str(out)}
     if register:
-        result["version"] = _register(tracking_uri, f"socius.finetuned.{name}", out, ref,
-                                      scenario, trainer.steps, partners or [])
+        result["version"] = _register(tracking_uri, f"socius.finetuned.{name or scenario.name}",
+                                      out, ref, scenario, done, partners or [])
     return result
 
 

@@ -270,3 +270,31 @@ def pull(ref: str, out: str | Path, tracking_uri: str) -> Path:
         raise CheckpointError(f"{ref}: weights sha256 {actual[:16]}... does not match the "
                               f"registry's {expected[:16]}... (tampered or corrupted artifact)")
     return local
+
+
+def registry_lineage(ref: str, tracking_uri: str) -> str:
+    """A registered checkpoint's family from the registry: its tags, its registered model's
+    other versions (the member's snapshots over generations), and fine-tuned children."""
+    source, tags = resolve(ref, tracking_uri)
+    name = ref.split("@")[0].rsplit("/", 1)[0] if not ref.startswith("runs:/") else ref
+    lines = [f"{ref}: {tags.get('member', '?')} [{tags.get('role', '?')}, "
+             f"{tags.get('population', '?')}], generation {tags.get('generation', '?')}, "
+             f"rating {tags.get('rating', '?')}, parent {tags.get('parent') or '-'}",
+             f"  artifact {source}"]
+    client = _client(tracking_uri)
+    if not ref.startswith("runs:/"):
+        versions = sorted(client.search_model_versions(f"name='{name}'"),
+                          key=lambda v: int(v.version))
+        lines.append(f"versions of {name}:")
+        lines += [f"  {v.version}: {v.tags.get('member', '?')} (generation "
+                  f"{v.tags.get('generation', '?')}, rating {v.tags.get('rating', '?')})"
+                  for v in versions]
+    children = [(m.name, v) for m in client.search_registered_models()
+                if m.name.startswith("socius.finetuned.")
+                for v in client.search_model_versions(f"name='{m.name}'")
+                if v.tags.get("parent", "").split("@")[0].rsplit("/", 1)[0] == name]
+    if children:
+        lines.append("fine-tuned from it:")
+        lines += [f"  {n}/{v.version} from {v.tags['parent']} on {v.tags.get('scenario')} "
+                  f"({v.tags.get('steps')} steps)" for n, v in children]
+    return "\n".join(lines)

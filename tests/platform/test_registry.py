@@ -204,3 +204,20 @@ def test_finetune_a_pulled_checkpoint_and_register_it_with_its_parent(tmp_path, 
     assert version.tags["partners"] == "always_defect"
     assert main(["finetune", "--from", "socius.lg.main_0@champion", "--scenario", "nowhere",
                  "--tracking-uri", uri]) == 2
+    capsys.readouterr()
+    assert main(["lineage", "socius.lg.main_0@champion", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "main_0@1" in out and "parent main_0" in out
+    assert "socius.finetuned.prisoners_dilemma__textbook/1 from socius.lg.main_0@champion" in out
+
+
+def test_partner_specs_for_fine_tuning():
+    from socius.platform.finetune import partner_from_spec, target_scenario
+
+    assert partner_from_spec("fixed_mixed:0.7/0.3").probs.tolist() == [0.7, 0.3]
+    assert partner_from_spec("tit_for_tat").name == "tit_for_tat"
+    with pytest.raises(ValueError, match="fixed_mixed:p1/p2"):
+        partner_from_spec("fixed_mixed:a/b")
+    with pytest.raises(ValueError, match="probability vector"):
+        partner_from_spec("fixed_mixed:0.7/0.7")
+    assert target_scenario("chicken__textbook").n_players == 2

@@ -1,0 +1,137 @@
+"""The premise, measured: does pretraining on the train split help on held-out scenarios?
+
+1. Pretrain: a league on the `train` split (the default league unless `--config`), mirrored
+   into MLflow; its champion is pulled from the registry (`socius.<league>.main_0@champion`).
+   Its cost (seconds, agent-steps trained) is reported apart.
+2. For each held-out scenario (sampled from the `heldout` split, two players) and seed, PPO
+   runs twice with the same budget, partner and seed: from the champion's weights, and from a
+   fresh network of the same shape. The partner is fixed (`--partners`, default one that plays
+   the first action 70% of the time: against it every held-out two-action game has something
+   to learn, while in zero-sum self-play, or against a uniform player, the mean reward is zero
+   whatever is learned).
+3. Per scenario and seed: the from-scratch run's final return (mean training reward of its
+   last 3 iterations) is the threshold; printed are the steps each run needs to reach it (first
+   iteration whose 3-iteration moving average does; the budget if never) and the area under
+   the learning curve (mean reward over the budget), mean and spread over seeds. Goal: pretrained reaches the
+   threshold in <= 1/3 of the steps. Curves go to `--plot`.
+
+Usage: python benchmarks/pretrain_finetune.py [--seeds 3] [--scenarios 3] [--steps 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+from socius.envs import ScenarioSpace  # noqa: E402
+from socius.platform.finetune import train_on  # noqa: E402
+from socius.platform.league.config import load_config  # noqa: E402
+from socius.platform.league.run import run_league  # noqa: E402
+from socius.platform.registry import Mirror, default_tracking_uri, pull  # noqa: E402
+from socius.policies.checkpoint import load_module  # noqa: E402
+from socius.policies.network import SociusNet  # noqa: E402
+
+
+def steps_to(history: list[dict], threshold: float) -> float:
+    rewards = np.array([h["reward_mean"] for h in history])
+    steps = np.array([h["steps"] for h in history])
+    smooth = np.convolve(rewards, np.ones(3) / 3, mode="valid")
+    hit = np.flatnonzero(smooth >= threshold)
+    return float(steps[hit[0] + 2]) if hit.size else float("inf")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help="league config for pretraining (default league)")
+    parser.add_argument("--set", action="append", default=[], help="league config overrides")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--scenarios", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--partners", default="fixed_mixed:0.7/0.3",
+                        help="scripted partners, comma-separated ('' for self-play)")
+    parser.add_argument("--plot", default="pretrain_finetune.png")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "pretrain"
+        config = load_config(args.config, args.set)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        start = time.perf_counter()
+        state = run_league(config, run, log=lambda line: None)
+        pretrain_seconds = time.perf_counter() - start
+        ray.shutdown()
+        uri = default_tracking_uri(run)
+        Mirror(run, uri).sync()
+        champion = load_module(pull(f"socius.{config.name}.main_0@champion", Path(tmp) / "c",
+                                    uri))
+        trained = sum(m.steps for m in state.members.values() if m.trainable)
+    print(f"pretraining: {config.generations} generations, {trained:,} agent-steps trained "
+          f"by learners, {pretrain_seconds:.0f} s")
+
+    space = ScenarioSpace(split="heldout", min_players=2, max_players=2)
+    scenarios = [space.sample(k) for k in range(args.scenarios)]
+    curves: dict[str, dict[str, list]] = {}
+    for scenario in scenarios:
+        runs = curves.setdefault(scenario.name, {"pretrained": [], "scratch": []})
+        for seed in range(args.seeds):
+            torch.manual_seed(seed)
+            fresh = SociusNet(champion.config)
+            for label, net in (("pretrained", champion), ("scratch", fresh)):
+                partners = [p for p in args.partners.split(",") if p]
+                _, history = train_on(net, scenario, partners, args.steps, seed)
+                runs[label].append(history)
+        print(f"  {scenario.name}: done", flush=True)
+
+    print(f"\nheld-out scenarios, {args.seeds} seeds, {args.steps:,} steps each, partners: "
+          f"{args.partners or 'self-play'}:")
+    ratios = []
+    for name, runs in curves.items():
+        reach: dict[str, list[float]] = {"pretrained": [], "scratch": []}
+        for pre, scratch in zip(runs["pretrained"], runs["scratch"], strict=True):
+            threshold = np.mean([h["reward_mean"] for h in scratch[-3:]])
+            for label, hist in (("pretrained", pre), ("scratch", scratch)):
+                reach[label].append(min(steps_to(hist, threshold), hist[-1]["steps"]))
+        auc = {k: [np.mean([x["reward_mean"] for x in h]) for h in v] for k, v in runs.items()}
+        ratio = np.mean(reach["pretrained"]) / np.mean(reach["scratch"])
+        ratios.append(ratio)
+        print(f"  {name}: steps to the scratch run's final return: pretrained "
+              f"{np.mean(reach['pretrained']):,.0f} +- {np.std(reach['pretrained']):,.0f}, "
+              f"scratch {np.mean(reach['scratch']):,.0f} +- {np.std(reach['scratch']):,.0f} "
+              f"(ratio {ratio:.2f}); AUC pretrained {np.mean(auc['pretrained']):.3f} +- "
+              f"{np.std(auc['pretrained']):.3f}, scratch {np.mean(auc['scratch']):.3f} +- "
+              f"{np.std(auc['scratch']):.3f}")
+    print(f"goal: pretrained reaches the threshold in <= 1/3 of the steps -> "
+          f"{'met' if all(r <= 1 / 3 for r in ratios) else 'NOT met'} (ratios "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    for ax, (name, runs) in zip(axes[0], curves.items(), strict=True):
+        for label, colour in (("pretrained", "tab:green"), ("scratch", "tab:grey")):
+            for k, hist in enumerate(runs[label]):
+                ax.plot([h["steps"] for h in hist], [h["reward_mean"] for h in hist],
+                        color=colour, alpha=0.7, label=label if k == 0 else None)
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("agent-steps")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.plot, dpi=100)
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
