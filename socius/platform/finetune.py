@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from socius.envs import BatchedEngine, Scenario, classic, classic_names
-from socius.platform.registry import _client, pull
+from socius.platform.registry import mlflow_client, pull
 from socius.policies.checkpoint import load_module, read_manifest, save_checkpoint
 from socius.policies.network import SociusNet
 from socius.policies.scripted import make_partner
@@ -109,7 +109,7 @@ def _register(uri: str, model: str, folder: str | Path, ref: str, scenario: Scen
               steps: int, partners: list[str]) -> str:
     from mlflow.exceptions import MlflowException
 
-    client = _client(uri)
+    client = mlflow_client(uri)
     experiment = client.get_experiment_by_name("socius-finetune")
     experiment_id = experiment.experiment_id if experiment else \
         client.create_experiment("socius-finetune")

@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from socius.platform.files import write_json_atomic
 from socius.platform.league.state import LeagueState
 from socius.policies.checkpoint import CheckpointError, read_manifest
 
@@ -43,7 +44,7 @@ def model_name(league: str, member: str) -> str:
     return f"socius.{league}.{member}"
 
 
-def _client(uri: str):
+def mlflow_client(uri: str):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -69,8 +70,6 @@ class Mirror:
             "tracking_uri": self.uri, "run_id": None, "generations": [], "versions": {}}
 
     def _save(self) -> None:
-        from socius.platform.league.run import write_json_atomic
-
         write_json_atomic(self.run_dir / MIRROR_FILE, self.done)
 
     def sync(self) -> dict[str, Any]:
@@ -79,7 +78,7 @@ class Mirror:
         manifest = json.loads((self.run_dir / "manifest.json").read_text())
         saved = json.loads((self.run_dir / "league.json").read_text())
         state = LeagueState.from_dict(saved["league"])
-        client = _client(self.uri)
+        client = mlflow_client(self.uri)
         added = {"generations": [], "versions": []}
         if self.done["run_id"] is None:
             experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -175,20 +174,15 @@ def _key(member_id: str) -> str:
 
 
 def _lake_hash(run_dir: Path, generation: int) -> str:
-    """sha256 of the lake manifest's lines up to this generation (the data it trained on)."""
-    path = run_dir / "lake" / "_manifest.jsonl"
-    if not path.is_file():
+    """sha256 over the lake's live shards up to this generation (the data it trained on):
+    path, rows and CRC-32 of each, as the manifest lists them."""
+    from socius.platform.data.lake import MANIFEST, Lake
+
+    if not (run_dir / "lake" / MANIFEST).is_file():
         return ""
-    lines = [line for line in path.read_text().splitlines()
-             if '"generation": ' in line and _generation_of(line) <= generation]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _generation_of(line: str) -> int:
-    try:
-        return int(json.loads(line)["shard"]["generation"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return 1 << 30
+    shards = sorted((s.path, s.rows, s.crc32) for s in Lake(run_dir / "lake").shards()
+                    if s.generation <= generation)
+    return hashlib.sha256(json.dumps(shards).encode()).hexdigest()
 
 
 class BackgroundMirror:
@@ -235,7 +229,7 @@ def resolve(ref: str, tracking_uri: str) -> tuple[str, dict[str, str]]:
     `name@latest` is the newest version."""
     if ref.startswith("runs:/"):
         return ref, {}
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     if "@" in ref:
         name, alias = ref.split("@", 1)
         if alias == "latest":
@@ -281,7 +275,7 @@ def registry_lineage(ref: str, tracking_uri: str) -> str:
              f"{tags.get('population', '?')}], generation {tags.get('generation', '?')}, "
              f"rating {tags.get('rating', '?')}, parent {tags.get('parent') or '-'}",
              f"  artifact {source}"]
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     if not ref.startswith("runs:/"):
         versions = sorted(client.search_model_versions(f"name='{name}'"),
                           key=lambda v: int(v.version))

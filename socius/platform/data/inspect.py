@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -75,42 +76,27 @@ def replay(run_dir: str | Path, match_id: str, limit: int = 200) -> str:
     if steps.num_rows == 0:
         raise KeyError(f"no stored steps of match {match_id!r} in {lake.root}")
     matches = lake.read("matches", filter=ds.field(schema.MATCH_ID) == match_id)
-    data = {k: steps.column(k).to_pylist() for k in (
-        schema.EPISODE, schema.STEP, schema.SEAT, schema.MEMBER, schema.ACTION, schema.TEAM_MOVE,
-        schema.REWARD, schema.TEAM, schema.GAME)}
-    order = sorted(range(steps.num_rows), key=lambda i: (data[schema.EPISODE][i],
-                                                         data[schema.STEP][i],
-                                                         data[schema.SEAT][i]))
+    rows = sorted(steps.select([schema.EPISODE, schema.STEP, schema.GAME, schema.SEAT,
+                                schema.MEMBER, schema.ACTION, schema.REWARD, schema.TEAM])
+                  .to_pylist(), key=lambda r: (r[schema.EPISODE], r[schema.STEP],
+                                               r[schema.SEAT]))
     lines = []
     if matches.num_rows:
         row = matches.slice(0, 1).to_pylist()[0]
         lines.append(f"match {match_id}: generation {row['generation']}, {row['family']}, "
                      f"seats {row['members']}, learning {row['learns']}")
-    last_teams, shown, current, group = None, 0, None, []
-
-    def flush() -> None:
-        nonlocal last_teams, shown
-        if not group:
-            return
-        episode, step, game = current
-        teams = tuple(data[schema.TEAM][i] for i in group)
+    last_teams = None
+    by_step = groupby(rows, key=lambda r: (r[schema.EPISODE], r[schema.STEP], r[schema.GAME]))
+    for shown, ((episode, step, game), group) in enumerate(by_step):
+        if shown == limit:
+            lines.append(f"... ({limit} steps shown)")
+            break
+        group = list(group)
+        teams = tuple(r[schema.TEAM] for r in group)
         change = "  <- teams changed" if last_teams is not None and teams != last_teams \
             and step > 0 else ""
         last_teams = teams
-        seats = "  ".join(f"[{data[schema.SEAT][i]}] {data[schema.MEMBER][i]}: a="
-                          f"{data[schema.ACTION][i]} r={data[schema.REWARD][i]:+.2f} "
-                          f"team={data[schema.TEAM][i]}" for i in group)
+        seats = "  ".join(f"[{r[schema.SEAT]}] {r[schema.MEMBER]}: a={r[schema.ACTION]} "
+                          f"r={r[schema.REWARD]:+.2f} team={r[schema.TEAM]}" for r in group)
         lines.append(f"episode {episode} step {step:>3} game {game}: {seats}{change}")
-        shown += 1
-
-    for i in order:
-        key = (data[schema.EPISODE][i], data[schema.STEP][i], data[schema.GAME][i])
-        if key != current:
-            flush()
-            if shown >= limit:
-                lines.append(f"... ({limit} steps shown)")
-                return "\n".join(lines)
-            current, group = key, []
-        group.append(i)
-    flush()
     return "\n".join(lines)

@@ -35,7 +35,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from socius.platform.data import schema
-from socius.policies.checkpoint import fsync_dir
+from socius.platform.files import write_atomic
 
 LAKE_VERSION = 1
 MANIFEST = "_manifest.jsonl"
@@ -60,17 +60,6 @@ class Shard:
     run: str
     generation: int
     family: str
-
-
-def _write_atomic(path: Path, data: bytes | memoryview) -> None:
-    """Temp name starting with `.` in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _safe(value: str) -> str:
@@ -132,7 +121,7 @@ class Lake:
         folder = self.root / partition_dir(table, run, generation, family)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"part-{self._counter:06d}-{uuid.uuid4().hex[:12]}.arrow"
-        _write_atomic(path, buffer)
+        write_atomic(path, buffer)
         shard = Shard(table, str(path.relative_to(self.root)), data.num_rows, buffer.size,
                       zlib.crc32(buffer), "arrow", run, int(generation), family)
         self._append([{"op": "add", "shard": asdict(shard)}])
@@ -250,7 +239,7 @@ class Lake:
             buffer = sink.getvalue()
             folder = self.root / partition_dir(table, run, generation, family)
             path = folder / f"compact-{uuid.uuid4().hex[:12]}.parquet"
-            _write_atomic(path, buffer)
+            write_atomic(path, buffer)
             shard = Shard(table, str(path.relative_to(self.root)), data.num_rows, buffer.size,
                           zlib.crc32(buffer), "parquet", run, generation, family)
             self._append([{"op": "add", "shard": asdict(shard)}]
@@ -301,11 +290,15 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
 
 
-def _read_shard(path: Path) -> pa.Table:
+def _read_shard(path: Path, raw: bytes | None = None) -> pa.Table:
+    """A shard's rows, from the file or from its bytes already read."""
+    source = pa.BufferReader(raw) if raw is not None else None
     if path.suffix == ".parquet":
-        return pq.read_table(path)
-    with pa.memory_map(str(path)) as source:
+        return pq.read_table(source if source is not None else path)
+    if source is not None:
         return pa.ipc.open_file(source).read_all()
+    with pa.memory_map(str(path)) as mapped:
+        return pa.ipc.open_file(mapped).read_all()
 
 
 def _check(path: Path, shard: Shard) -> str | None:
@@ -315,12 +308,12 @@ def _check(path: Path, shard: Shard) -> str | None:
     size = path.stat().st_size
     if size != shard.bytes:
         return f"size {size} != {shard.bytes} (truncated or grown)"
-    with open(path, "rb") as f:
-        crc = zlib.crc32(f.read())
+    raw = path.read_bytes()  # read once: checksum, then parse
+    crc = zlib.crc32(raw)
     if crc != shard.crc32:
         return f"crc32 {crc} != {shard.crc32} (bytes changed)"
     try:
-        rows = _read_shard(path).num_rows
+        rows = _read_shard(path, raw).num_rows
     except (pa.ArrowInvalid, OSError) as exc:
         return f"unreadable ({exc})"
     if rows != shard.rows:
@@ -330,12 +323,12 @@ def _check(path: Path, shard: Shard) -> str | None:
 
 def _describe(path: Path, root: Path, table: str) -> Shard | None:
     """A manifest record for an unlisted shard file, if it reads back whole."""
+    raw = path.read_bytes()
     try:
-        data = _read_shard(path)
+        data = _read_shard(path, raw)
     except (pa.ArrowInvalid, OSError):
         return None
     parts = dict(p.split("=", 1) for p in path.relative_to(root / table).parts[:-1] if "=" in p)
-    raw = path.read_bytes()
     return Shard(table, str(path.relative_to(root)), data.num_rows, len(raw), zlib.crc32(raw),
                  "parquet" if path.suffix == ".parquet" else "arrow", parts.get("run", ""),
                  int(parts.get("generation", 0)), parts.get("family", ""))

@@ -10,7 +10,6 @@ state is written atomically. The run folder holds `manifest.json`, `league.json`
 from __future__ import annotations
 
 import json
-import os
 import platform as host
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import torch
 import socius
 from socius.envs import Scenario, ScenarioSpace, classic
 from socius.platform.data.writer import LakeWriterActor, episodes_table, matches_table
+from socius.platform.files import write_json_atomic
 from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
 from socius.platform.league.evolution import EvolutionRules
@@ -47,16 +47,6 @@ from socius.policies.trainer import (
 )
 
 STATE_FILE, MANIFEST_FILE = "league.json", "manifest.json"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def initial_state(config: LeagueConfig) -> LeagueState:
@@ -221,14 +211,13 @@ class LeagueRun:
     def run(self, first_generation: int, log: Callable[[str], None],
             on_generation: OnGeneration | None = None) -> LeagueState:
         config, league, run_dir = self.config, self.league, self.run_dir
+        state = ray.get(league.get_state.remote())
         if first_generation == 0:
-            state = ray.get(league.get_state.remote())
             for member_id, weights in self.initial.items():
                 self._save(member_id, weights, f"{member_id}@init", state)
         minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
         log(f"league {config.name!r}: {len(self.learning)} learning members, "
             f"{self.scenario_count} scenarios, {config.runners} runner(s) -> {self.run_dir}")
-        state = ray.get(league.get_state.remote())
         try:
             for generation in range(first_generation, config.generations):
                 start = time.perf_counter()
@@ -251,13 +240,12 @@ class LeagueRun:
                                      result.cooperation)
                 self._store("episodes", episodes_table(result.match_results, run_dir.name,
                                                        generation))
-                state = self._after_generation()
+                state, weights = self._after_generation()
                 if self.mirror is not None:
                     self.mirror.request()
                 if self.writer is not None:
                     self._pending.append(self.writer.end_generation.remote(generation))
                 if on_generation is not None:
-                    weights = learner_states(self.group, self.learning)
                     on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
                                           **weights}, result.match_results)
                 seconds = time.perf_counter() - start
@@ -287,9 +275,10 @@ class LeagueRun:
         if len(self._pending) > 16:
             _, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - 16)
 
-    def _after_generation(self) -> LeagueState:
+    def _after_generation(self) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]]]:
         """Snapshots and resets as the league actor orders them; then learners, snapshots and
-        the state are saved, the state last and atomically, so it never names a missing file."""
+        the state are saved, the state last and atomically, so it never names a missing file.
+        Returns the saved state and the learners' weights as saved."""
         weights = learner_states(self.group, self.learning)
         orders = ray.get(self.league.close_generation.remote(
             {m: state_digest(w) for m, w in weights.items()}))
@@ -309,7 +298,7 @@ class LeagueRun:
         for member_id in self.learning:
             self._save(member_id, weights[member_id], member_id, state)
         write_json_atomic(self.run_dir / STATE_FILE, saved)
-        return state
+        return state, weights
 
     def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
               state: LeagueState, parent: str | None = None) -> None:
