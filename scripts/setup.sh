@@ -12,4 +12,10 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet "$TORCH_SPEC"
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# Debian's chromium: the dashboard test opens the page in it (skipped where it is missing).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+    && [ -z "${SOCIUS_NO_CHROMIUM:-}" ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    >/dev/null || echo "setup: could not install chromium; the dashboard test will skip" >&2
+fi
 .venv/bin/python -c 'import torch, socius; print(f"socius {socius.__version__}, torch {torch.__version__}: ready")'

@@ -12,6 +12,7 @@ import socius
 from socius.envs import ScenarioError, ScenarioSpace, classic, classic_names, make_env
 from socius.envs.scenario import Scenario
 from socius.platform.league.config import ConfigError
+from socius.platform.ops.jobs import JobsError
 
 
 def _scenario_from(args: argparse.Namespace) -> Scenario:
@@ -59,8 +60,19 @@ def _random_action(space, rng: np.random.Generator):
     return int(rng.integers(space.n))
 
 
+def _start_ray(address: str, num_cpus: int) -> None:
+    """A fresh local Ray ("local"), or join a cluster ("auto" inside a job, or an address)."""
+    import ray
+
+    if address == "local":
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
+                 log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+
+
 def cmd_league_run(args: argparse.Namespace) -> int:
-    """Run a league on a local Ray: everything goes under one run folder."""
+    """Run a league on Ray: everything goes under one run folder."""
     import time
     from pathlib import Path
 
@@ -71,15 +83,18 @@ def cmd_league_run(args: argparse.Namespace) -> int:
 
     from socius.platform.league.run import members_table, run_league
 
-    run_dir = Path(args.run_dir or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = Path(args.run_dir or Path(config.runs_dir) /
+                   f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if run_dir.exists():
         print(f"socius: error: {run_dir} already exists; pick another --run-dir, or "
               f"`socius league resume {run_dir}`", file=sys.stderr)
         return 2
-    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-             log_to_driver=False)
+    _start_ray(args.address, args.num_cpus)
     try:
         state = run_league(config, run_dir)
+    except ValueError as exc:  # e.g. a placement the cluster cannot meet
+        print(f"socius: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         ray.shutdown()
     print(members_table(state))
@@ -93,8 +108,7 @@ def cmd_league_resume(args: argparse.Namespace) -> int:
 
     from socius.platform.league.run import members_table, resume_league
 
-    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-             log_to_driver=False)
+    _start_ray(args.address, args.num_cpus)
     try:
         state = resume_league(args.run_dir)
     except ValueError as exc:
@@ -103,6 +117,51 @@ def cmd_league_resume(args: argparse.Namespace) -> int:
     finally:
         ray.shutdown()
     print(members_table(state))
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit a league to a Ray cluster as a job (the config is checked here first)."""
+    from socius.platform.ops import jobs
+
+    submission = jobs.plan_submission(args.config, args.set, args.profile, args.run_dir,
+                                      args.working_dir, args.runtime_env)
+    job_id = jobs.submit(submission, args.address)
+    print(f"submitted {job_id}\nrun folder: {submission.run_dir}\n"
+          f"follow it: socius jobs logs {job_id} --follow")
+    if args.follow:
+        status = jobs.follow_logs(job_id, args.address, write=lambda s: print(s, end=""))
+        print(f"{job_id}: {status}")
+        return 0 if status == "SUCCEEDED" else 1
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Ray jobs on a cluster: list, status, logs (optionally followed), stop."""
+    from socius.platform.ops import jobs
+
+    if args.verb == "list":
+        for row in jobs.list_jobs(args.address):
+            print(f"{row['id']:<44}{row['status']:<11}{row['run_dir'] or '-':<40}"
+                  f"{row['entrypoint']}")
+    elif args.verb == "status":
+        print(json.dumps(jobs.job_status(args.job_id, args.address), indent=2))
+    elif args.verb == "logs" and args.follow:
+        status = jobs.follow_logs(args.job_id, args.address, write=lambda s: print(s, end=""))
+        print(f"{args.job_id}: {status}")
+    elif args.verb == "logs":
+        print(jobs.job_logs(args.job_id, args.address), end="")
+    elif args.verb == "stop":
+        stopped = jobs.stop_job(args.job_id, args.address)
+        print(f"{args.job_id}: {'stop requested' if stopped else 'was not running'}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the live page of a run folder."""
+    from socius.platform.ops.dashboard import serve
+
+    serve(args.run_dir, args.host, args.port)
     return 0
 
 
@@ -331,12 +390,51 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=["smoke", "default"], default=None,
                      help="start from a named profile (smoke: about 20 seconds)")
     run.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<time>)")
-    run.add_argument("--num-cpus", type=int, default=2)
+    run.add_argument("--num-cpus", type=int, default=2, help="CPUs of a local Ray")
+    run.add_argument("--address", default="local", help="Ray to use: local (a fresh one), "
+                     "auto (the cluster this runs on, as inside a job) or an address")
     run.set_defaults(func=cmd_league_run)
     resume = league_verbs.add_parser("resume", help="continue a stopped league run")
     resume.add_argument("run_dir")
     resume.add_argument("--num-cpus", type=int, default=2)
+    resume.add_argument("--address", default="local")
     resume.set_defaults(func=cmd_league_resume)
+
+    address_help = ("Ray Jobs API (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS or "
+                    "http://127.0.0.1:8265); the token comes from RAY_AUTH_TOKEN, "
+                    "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
+    submit = commands.add_parser("submit", help="submit a league to a Ray cluster as a job")
+    submit.add_argument("config", nargs="?", help="a YAML league config inside the working dir")
+    submit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    submit.add_argument("--profile", choices=["smoke", "default"], default=None)
+    submit.add_argument("--run-dir", help="absolute run folder on storage the cluster shares "
+                        "(default: <runs_dir>/<name>-<time>)")
+    submit.add_argument("--working-dir", default=".", help="folder packaged with the job "
+                        "(run folders, virtual environments and MLflow stores left out)")
+    submit.add_argument("--runtime-env", help="YAML merged into the job's runtime_env, e.g. "
+                        "cluster/runtime_env.yaml")
+    submit.add_argument("--address", help=address_help)
+    submit.add_argument("--follow", action="store_true", help="stream the logs until it ends")
+    submit.set_defaults(func=cmd_submit)
+
+    jobs = commands.add_parser("jobs", help="league jobs on a Ray cluster")
+    jobs_verbs = jobs.add_subparsers(dest="verb", required=True)
+    for verb, text in (("list", "all jobs"), ("status", "one job's status"),
+                       ("logs", "one job's logs"), ("stop", "stop a job")):
+        job_verb = jobs_verbs.add_parser(verb, help=text)
+        if verb != "list":
+            job_verb.add_argument("job_id")
+        if verb == "logs":
+            job_verb.add_argument("--follow", action="store_true")
+        job_verb.add_argument("--address", help=address_help)
+        job_verb.set_defaults(func=cmd_jobs)
+
+    board = commands.add_parser("dashboard", help="serve a run's live league page")
+    board.add_argument("run_dir")
+    board.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback "
+                       "only; anything else is reachable by others and warns)")
+    board.add_argument("--port", type=int, default=8600)
+    board.set_defaults(func=cmd_dashboard)
 
     runs = commands.add_parser("runs", help="league runs on disk")
     runs_verbs = runs.add_subparsers(dest="verb", required=True)
@@ -413,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, ConfigError) as exc:
+    except (ScenarioError, ConfigError, JobsError) as exc:
         print(f"socius: error: {exc}", file=sys.stderr)
         return 2
 

@@ -95,6 +95,7 @@ class Mirror:
                 client.log_batch(run.info.run_id, params=items[start: start + 100])
             client.log_dict(run.info.run_id, manifest, "manifest.json")
             self.done["run_id"] = run.info.run_id
+            self.done["experiment_id"] = experiment_id  # for links (the dashboard's)
             self._save()
         run_id = self.done["run_id"]
         if state.generation not in self.done["generations"]:

@@ -55,6 +55,8 @@ class FinishedEpisode:
     rule_changes: int  # steps after which the stage game differed
     cooperated: np.ndarray  # [n_players] cooperative actions
     could_cooperate: np.ndarray  # [n_players] steps in games that have a cooperative action
+    # seats that defected right after a step in which every seat cooperated
+    betrayals: int = 0
 
 
 class RolloutCollector:
@@ -105,6 +107,8 @@ class RolloutCollector:
         self._rule_changes = np.zeros(b, np.int64)
         self._episode_cooperated = np.zeros((m, b), np.int64)
         self._episode_could = np.zeros((m, b), np.int64)
+        self._betrayals = np.zeros(b, np.int64)
+        self._mutual = np.zeros(b, bool)  # every present seat cooperated on the last step
         self._running_return = np.zeros((m, b))
         # per seat and instance: steps in games that have a cooperative action, and how many of
         # them the seat cooperated in
@@ -208,6 +212,8 @@ class RolloutCollector:
         self._episode_could += defined
         self._episode_cooperated += cooperated
         self._episode_steps += 1
+        self._betrayals += (defined & ~cooperated).sum(0) * self._mutual
+        self._mutual = (cooperated | ~self.engine.present).all(0) & defined.any(0)
 
     def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):
         """Sampled (action, team move, log-prob); exploring pairs act uniformly at random."""
@@ -235,13 +241,16 @@ class RolloutCollector:
             int(b), int(episode[b]), self._running_return[: n_players[b], b].copy(),
             int(self._episode_steps[b]), int(self._team_changes[b]), int(self._rule_changes[b]),
             self._episode_cooperated[: n_players[b], b].copy(),
-            self._episode_could[: n_players[b], b].copy()) for b in finished)
+            self._episode_could[: n_players[b], b].copy(), int(self._betrayals[b]))
+            for b in finished)
         self._running_return[:, finished] = 0.0
         self._episode_steps[finished] = 0
         self._team_changes[finished] = 0
         self._rule_changes[finished] = 0
         self._episode_cooperated[:, finished] = 0
         self._episode_could[:, finished] = 0
+        self._betrayals[finished] = 0
+        self._mutual[finished] = False
         for p, (_, inst, lrn) in enumerate(self.pairs):
             ended = done[inst]
             if not ended.any():

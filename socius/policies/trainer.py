@@ -43,9 +43,14 @@ class PPOSettings:
 
 
 def build_learner_group(net_config: NetConfig, ppo: PPOSettings, total_steps: int,
-                        module_ids: tuple[str, ...] = (MODULE_ID,), num_learners: int = 0):
-    """An RLlib LearnerGroup running `SociusPPOLearner` for SociusNet modules; GPU when present."""
-    gpus = 1 if torch.cuda.is_available() else 0
+                        module_ids: tuple[str, ...] = (MODULE_ID,), num_learners: int = 0,
+                        gpus_per_learner: float | None = None,
+                        resources_per_learner: dict[str, float] | None = None):
+    """An RLlib LearnerGroup running `SociusPPOLearner` for SociusNet modules; by default on
+    the GPU when this process sees one. Remote learners (`num_learners` > 0) take
+    `gpus_per_learner` GPUs and the custom Ray resources given."""
+    gpus = gpus_per_learner if gpus_per_learner is not None else (
+        1 if torch.cuda.is_available() else 0)
     spec = MultiRLModuleSpec(rl_module_specs={mid: module_spec(net_config) for mid in module_ids})
     config = (
         PPOConfig()
@@ -56,6 +61,7 @@ def build_learner_group(net_config: NetConfig, ppo: PPOSettings, total_steps: in
                   grad_clip_by="global_norm", use_kl_loss=False,
                   entropy_coeff=[[0, ppo.entropy_start], [max(total_steps, 1), ppo.entropy_end]])
         .learners(num_learners=num_learners, num_gpus_per_learner=gpus,
+                  custom_resources_per_learner=resources_per_learner or {},
                   learner_class=SociusPPOLearner,
                   learner_config_dict={"tom_weight": ppo.tom_weight})
     )

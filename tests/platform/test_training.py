@@ -133,6 +133,29 @@ def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session):
     group.shutdown()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("core", ["gru", "mlp"])
+def test_several_runners_feed_one_local_learner(ray_session, core):
+    """RLlib's local learner takes one batch per update: two runners' batches (recurrent ones
+    zero-padded) are concatenated for it, and every trainable step is trained on."""
+    from socius.platform.training.loop import training_loop
+    from socius.platform.training.runner import RunnerActor
+    from socius.policies.trainer import PPOSettings, build_learner_group
+
+    pd = classic("prisoners_dilemma__textbook", horizon=8)
+    tickets = [MatchTicket(f"m{b}", pd, ("main_0", "scripted:tit_for_tat"), (True, False))
+               for b in range(16)]
+    config, ppo = NetConfig(core=core), PPOSettings(epochs=1, minibatches=1)
+    group = build_learner_group(config, ppo, 10_000, module_ids=("main_0",))
+    runners = [RunnerActor.remote(config, 8, seed=s) for s in (0, 1)]
+    result = training_loop(group, runners, lambda k: [tickets, tickets], 2, ppo,
+                           minibatch_size=256)
+    assert result.agent_steps_trained == 2 * 2 * 16 * 8  # rounds, runners, tickets, steps
+    assert all(np.isfinite(it["learner/update_seconds"]) for it in result.iterations)
+    group.shutdown()
+
+
 def test_runner_records_every_seat_step_in_the_rollout_schema():
     from socius.platform.data import schema
 

@@ -98,3 +98,32 @@ def test_rllib_learner_sees_the_sampled_distribution(core):
     mask = sample["tom_mask"].bool()
     np.testing.assert_allclose(out[Columns.ACTION_DIST_INPUTS][mask].numpy(),
                                sample["action_dist_inputs"][mask].numpy(), atol=1e-5)
+
+
+def test_betrayals_count_defections_right_after_all_round_cooperation():
+    torch.manual_seed(3)
+    scenario = classic("prisoners_dilemma__textbook", horizon=None, continuation=0.9)
+    engine = BatchedEngine([scenario], np.zeros(32, np.intp), max_players=8)
+    seat_policy = np.full((8, 32), -1)
+    seat_policy[0], seat_policy[1] = 0, 1
+    partners = [make_partner("fixed_mixed", probs=[0.7, 0.3]), make_partner("tit_for_tat")]
+    run = RolloutCollector(engine, partners, seat_policy, seat_policy < -1, RolloutSettings(),
+                           seed=0, log_steps=True)
+    run.collect(64)
+    cooperative = int(engine.catalog.game_cooperative_action[0])
+    actions, episodes = run.step_log["action"], run.step_log["episode"]  # [T, M, B], [T, B]
+    expected: dict[tuple[int, int], int] = {}
+    for b in range(32):
+        mutual, current = False, None
+        for t in range(actions.shape[0]):
+            if episodes[t, b] != current:
+                mutual, current = False, episodes[t, b]
+            coop = actions[t, :2, b] == cooperative
+            key = (b, int(episodes[t, b]))
+            expected[key] = expected.get(key, 0) + (int((~coop).sum()) if mutual else 0)
+            mutual = bool(coop.all())
+    finished = run.finished_episodes
+    assert len(finished) > 50
+    assert [e.betrayals for e in finished] == [expected[(e.instance, e.episode)]
+                                               for e in finished]
+    assert sum(e.betrayals for e in finished) > 0

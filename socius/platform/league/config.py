@@ -111,6 +111,31 @@ class TrackingConfig(Strict):
                             "else sqlite:///<run>/mlflow.db)")
 
 
+class PlacementConfig(Strict):
+    """Where the league's actors run on a Ray cluster. The defaults fit one machine."""
+
+    league_on_head: bool = Field(True, description="pin the league actor and the lake writer to "
+                                 "the head node (they hold the run's state and write its files)")
+    runner_cpus: float = Field(1.0, gt=0, description="CPUs each runner actor reserves")
+    runner_resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources each runner needs, e.g. "
+        "{socius_runner: 1} to keep runners on the CPU workers that advertise it")
+    learners: int = Field(0, ge=0, description="remote learner actors (0: the learner runs in "
+                          "the driver process)")
+    learner_gpus: float | None = Field(None, ge=0, description="GPUs per remote learner (None: "
+                                       "1 when the cluster has GPUs, else 0)")
+    learner_resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources each remote learner needs")
+
+    @model_validator(mode="after")
+    def _check(self) -> PlacementConfig:
+        for key, amount in {**self.runner_resources, **self.learner_resources}.items():
+            if amount <= 0 or key in ("CPU", "GPU", "memory"):
+                raise ValueError(f"placement: resource {key!r}: {amount} (custom resources need "
+                                 "a positive amount; set CPUs and GPUs with their own keys)")
+        return self
+
+
 class LeagueConfig(Strict):
     """A whole league run."""
 
@@ -143,6 +168,10 @@ class LeagueConfig(Strict):
     data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig,
                                      description="the MLflow mirror")
+    placement: PlacementConfig = Field(default_factory=PlacementConfig,
+                                       description="where actors run on a cluster")
+    runs_dir: str = Field("runs", description="folder that holds run folders (on a cluster: "
+                          "an absolute path on storage every node shares)")
     evolution: EvolutionConfig | None = Field(
         None, description="exploit/explore of learners' weights and care (None: off)")
     pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
@@ -170,6 +199,10 @@ class LeagueConfig(Strict):
             raise ValueError(f"populations need distinct names, got {names}")
         if not any(p.main + p.main_exploiter + p.league_exploiter for p in self.populations):
             raise ValueError("the league needs at least one member")
+        if self.placement.learners > self.runners:
+            raise ValueError(f"placement.learners: {self.placement.learners} remote learners "
+                             f"but {self.runners} runners (each learner takes at least one "
+                             "runner's batch per round)")
         return self
 
 
@@ -199,6 +232,17 @@ def _set_dotted(data: dict[str, Any], dotted: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw)
 
 
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping; a ConfigError names the file otherwise."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc})") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the {what} must be a mapping")
+    return loaded
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 profile: str | None = None) -> LeagueConfig:
     """Profile, then the YAML file, then `--set` overrides; one ConfigError names what is wrong."""
@@ -208,13 +252,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"unknown profile {profile!r} (known: {sorted(PROFILES)})")
         data = yaml.safe_load(yaml.safe_dump(PROFILES[profile]))
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the config must be a mapping")
-        data.update(loaded)
+        data.update(read_yaml_mapping(path, "config"))
     for dotted in overrides or []:
         _set_dotted(data, dotted)
     try:
@@ -233,7 +271,8 @@ def config_reference() -> str:
              "keeps this file in sync.", ""]
     for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
                          ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig),
-                         ("data", DataConfig), ("tracking", TrackingConfig)):
+                         ("data", DataConfig), ("tracking", TrackingConfig),
+                         ("placement", PlacementConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():

@@ -34,6 +34,7 @@ class MatchResult:
     episode: int = 0
     team_changes: int = 0
     rule_changes: int = 0
+    betrayals: int = 0  # seats that defected right after a step of all-round cooperation
 
     def teams(self) -> list[tuple[list[str], float]]:
         """(members, score) per initial team."""

@@ -30,10 +30,13 @@ from socius.platform.files import write_json_atomic
 from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
 from socius.platform.league.evolution import EvolutionRules
+from socius.platform.league.history import append_record, generation_record
 from socius.platform.league.matchmaker import MatchmakingRules
 from socius.platform.league.ratings import leaderboard
 from socius.platform.league.roles import Role, SnapshotRules
 from socius.platform.league.state import LeagueState, Member
+from socius.platform.ops import placement as place
+from socius.platform.ops.metrics import LeagueMetrics
 from socius.platform.training.loop import training_loop
 from socius.platform.training.runner import RunnerActor
 from socius.platform.training.weights import WeightsHandle, state_digest
@@ -46,7 +49,7 @@ from socius.policies.trainer import (
     set_learner_state,
 )
 
-STATE_FILE, MANIFEST_FILE = "league.json", "manifest.json"
+STATE_FILE, MANIFEST_FILE, CLUSTER_FILE = "league.json", "manifest.json", "cluster.json"
 
 
 def initial_state(config: LeagueConfig) -> LeagueState:
@@ -157,11 +160,17 @@ class LeagueRun:
         self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches,
                                entropy_start=config.entropy, entropy_end=config.entropy)
         self.learning = sorted(m.id for m in state.learners())
-        self.group = build_learner_group(self.net_config, self.ppo, total_steps=10**9,
-                                         module_ids=tuple(self.learning))
-        self.runners = [RunnerActor.remote(self.net_config, config.steps_per_round,
-                                           seed=config.seed + i, record=config.data.store,
-                                           run_id=run_dir.name) for i in range(config.runners)]
+        placement, cluster = config.placement, ray.cluster_resources()
+        place.check_feasible(placement, cluster)  # before any actor waits for what cannot come
+        self.group = build_learner_group(
+            self.net_config, self.ppo, total_steps=10**9, module_ids=tuple(self.learning),
+            num_learners=placement.learners,
+            gpus_per_learner=place.learner_gpus(placement, cluster) if placement.learners else None,
+            resources_per_learner=placement.learner_resources)
+        self.runners = [RunnerActor.options(**place.runner_options(placement)).remote(
+            self.net_config, config.steps_per_round, seed=config.seed + i,
+            record=config.data.store, run_id=run_dir.name) for i in range(config.runners)]
+        state_options = place.state_options(placement)  # league actor and writer: the head
         self.mirror = None
         if config.tracking.mirror:
             from socius.platform.registry import BackgroundMirror, Mirror
@@ -170,7 +179,7 @@ class LeagueRun:
         self.writer, self._pending = None, []
         if config.data.store:  # resumed runs first drop what a crashed generation left behind
             data = config.data
-            self.writer = LakeWriterActor.remote(
+            self.writer = LakeWriterActor.options(**state_options).remote(
                 run_dir / "lake", run_dir.name, data.fraction, data.keep_generations,
                 data.max_bytes, data.compact,
                 drop_after=state.generation if rng_state is not None else None)
@@ -189,12 +198,27 @@ class LeagueRun:
                                   min_steps=max(1, config.snapshot_every_steps // 10))
         evolution = None if config.evolution is None else EvolutionRules(
             **config.evolution.model_dump(exclude={"fitness"}))
-        self.league = LeagueActor.remote(
+        self.league = LeagueActor.options(**state_options).remote(
             state, scenarios, rules, snapshots, rng_state, seed=config.seed,
             initial_digests={m: state_digest(w) for m, w in self.initial.items()},
             evolution=evolution,
             fitness_kind=config.evolution.fitness if config.evolution else "own")
         self.scenario_count = len(scenarios)
+        self.metrics = LeagueMetrics(run_dir.name)
+        write_json_atomic(run_dir / CLUSTER_FILE, place.cluster_record(self._actor_nodes()))
+
+    def _actor_nodes(self) -> dict[str, list[str]]:
+        """The Ray node of every actor of the run, and of the driver (the local learner)."""
+        def node(actor) -> Any:
+            return actor.__ray_call__.remote(lambda _self: place.this_node())
+
+        actors = {"league": [self.league], "runners": self.runners,
+                  "writer": [self.writer] if self.writer is not None else []}
+        nodes = {role: ray.get([node(a) for a in group]) for role, group in actors.items()}
+        nodes["driver"] = [place.this_node()]
+        nodes["learners"] = nodes["driver"] if self.group.is_local else [
+            r.get() for r in self.group.foreach_learner(lambda _learner: place.this_node())]
+        return nodes
 
     def _restore_weights(self, state: LeagueState) -> None:
         """Learners and snapshots from the run folder's checkpoints."""
@@ -249,6 +273,9 @@ class LeagueRun:
                     on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
                                           **weights}, result.match_results)
                 seconds = time.perf_counter() - start
+                record = generation_record(generation, state, result, seconds)
+                append_record(run_dir, record)
+                self.metrics.record(record)
                 top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
                 log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
                     f"agent-steps/s trained, {len(result.match_results)} episodes, "

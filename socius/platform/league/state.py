@@ -75,6 +75,10 @@ class PayoffTable:
             wins, games = self.wins.get(key, 0.0), self.games.get(key, 0.0)
         return (wins + 0.5 * prior_games) / (games + prior_games)
 
+    def games_between(self, member: str, opponent: str) -> float:
+        """Decayed number of games `member` played against `opponent` (all families)."""
+        return self._totals.get((member, opponent), (0.0, 0.0))[1]
+
     def to_dict(self) -> dict[str, Any]:
         return {"decay": self.decay,
                 "rows": [[*k, self.wins[k], self.games[k]] for k in sorted(self.games)]}

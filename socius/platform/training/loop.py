@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import ray
+from ray.rllib.policy.sample_batch import concat_samples
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from socius.platform.training.tickets import MatchTicket, TicketBatch
@@ -47,6 +48,21 @@ def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
     """Each member's current weights from the Learner, put once into the object store."""
     return {member: WeightsHandle(state_digest(state), ray.put(state))
             for member, state in learner_states(learner_group, members).items()}
+
+
+def learner_data(learner_group, batch_refs: list) -> dict[str, Any]:
+    """`LearnerGroup.update` arguments that give each learner exactly one batch: RLlib refuses
+    several per learner, and splitting recurrent batches itself goes wrong (RAY_FACTS), so the
+    runners' batches are concatenated per learner here."""
+    learners = max(1, len(learner_group))  # 0 means one local learner
+    if len(batch_refs) == learners:
+        return {"batch_refs": batch_refs}
+    shards = [batch_refs[i::learners] for i in range(learners)]
+    merged = [concat_samples(ray.get(shard)) if len(shard) > 1 else shard[0]
+              for shard in shards if shard]
+    if learner_group.is_local:
+        return {"batch": merged[0]}
+    return {"batch_refs": [m if isinstance(m, ray.ObjectRef) else ray.put(m) for m in merged]}
 
 
 def training_loop(learner_group, runners: list,
@@ -99,7 +115,8 @@ def training_loop(learner_group, runners: list,
         batch_refs = [ref for ref, s in zip(batch_refs, stats, strict=True)
                       if s["agent_steps_trainable"]]
         if batch_refs:
-            learner_group.update(batch_refs=batch_refs, minibatch_size=minibatch_size,
+            learner_group.update(**learner_data(learner_group, batch_refs),
+                                 minibatch_size=minibatch_size,
                                  num_epochs=ppo.epochs, shuffle_batch_per_epoch=True,
                                  timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME:
                                             result.agent_steps_trained})

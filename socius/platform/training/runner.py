@@ -102,7 +102,7 @@ class Runner:
                                tuple(e.returns.tolist()), t.scenario.team_sizes, t.scenario.id,
                                e.steps, tuple(e.cooperated.tolist()),
                                tuple(e.could_cooperate.tolist()), e.episode, e.team_changes,
-                               e.rule_changes)
+                               e.rule_changes, e.betrayals)
                    for t, e in ((self._tickets[e.instance], e)
                                 for e in collector.finished_episodes)]
         collector.finished_episodes.clear()

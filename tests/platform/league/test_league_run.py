@@ -40,6 +40,18 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     assert state.members[first.parent].weights_digest != first.weights_digest
     assert set(state.ratings) >= {"main_0", "main_1"}
     assert "main_0" in members_table(state)
+    # one history line per generation, and where every actor ran
+    from socius.platform.league.history import read_history
+
+    history = read_history(run_dir)
+    assert [h["generation"] for h in history] == [0, 1, 2]
+    assert history[-1]["ratings"]["main_0"] == pytest.approx(state.ratings["main_0"].ordinal,
+                                                             abs=1e-3)
+    assert all(h["agent_steps_trained"] > 0 and h["episodes"] > 0 for h in history)
+    assert sum(history[-1]["families"].values()) == history[-1]["episodes"]
+    cluster = json.loads((run_dir / "cluster.json").read_text())
+    (node,) = cluster["nodes"]  # one local node holds everything
+    assert cluster["actors"]["league"] == [node] and len(cluster["actors"]["runners"]) == 1
     # the rollout lake: every seat's step of every round, compacted per generation, intact
     from socius.platform.data.lake import Lake
 

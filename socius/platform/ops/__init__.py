@@ -1,0 +1,1 @@
+"""Operations: where actors run on a cluster, live metrics, job submission and the dashboard."""

@@ -1,0 +1,152 @@
+"""`socius dashboard RUN`: a live page of one league run, served from its run folder.
+
+`dashboard_data` reads what the run wrote (`league.json`, `history.jsonl`, `cluster.json`,
+`mirror.json`, `manifest.json`) into one JSON document; the page (`dashboard.html`) draws it
+with plain SVG and asks again every few seconds, so a running league updates in place. The
+server binds to 127.0.0.1 unless told otherwise: the page shows everything about the run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from socius.platform.league.history import read_history
+from socius.platform.league.ratings import leaderboard
+from socius.platform.league.state import LeagueState
+
+HEATMAP_MEMBERS = 24  # the strongest members shown in the win-rate heatmap
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):  # not written yet, or being replaced
+        return None
+
+
+def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON."""
+    run_dir = Path(run_dir)
+    manifest = _read_json(run_dir / "manifest.json")
+    if manifest is None:
+        raise FileNotFoundError(f"{run_dir}: not a league run folder (no manifest.json)")
+    saved = _read_json(run_dir / "league.json")
+    state = LeagueState.from_dict(saved["league"]) if saved else LeagueState()
+    history = read_history(run_dir)
+    rated = dict(leaderboard(state.ratings))
+    members = []
+    for member_id in [*rated, *(m for m in state.members if m not in rated)]:
+        m = state.members.get(member_id)
+        rating = rated.get(member_id)
+        members.append({
+            "id": member_id, "role": m.role.value if m else "scripted",
+            "population": m.population if m else "background",
+            "trainable": bool(m and m.trainable), "generation": m.generation if m else None,
+            "parent": m.parent if m else None, "steps": m.steps if m else None,
+            "rating": round(rating.ordinal, 3) if rating else None,
+            "mu": round(rating.mu, 3) if rating else None,
+            "sigma": round(rating.sigma, 3) if rating else None,
+            "cooperation": state.cooperation.get(member_id),
+            "care_team": m.care.get("team") if m else None,
+            "care_others": m.care.get("others") if m else None})
+    top = [m["id"] for m in members if m["rating"] is not None][:HEATMAP_MEMBERS]
+    heatmap = [[None if a == b or not state.payoff.games_between(a, b)
+                else round(state.payoff.win_rate(a, b, prior_games=0.0), 3) for b in top]
+               for a in top]
+    lineage = [{"id": m.id, "parent": m.parent, "generation": m.generation,
+                "copies": m.lineage} for m in state.members.values()]
+    config = manifest.get("config", {})
+    return {
+        "run": {"name": run_dir.name, "league": config.get("name"),
+                "generations_planned": config.get("generations"),
+                "generations_done": (state.generation + 1) if saved else 0,
+                "socius_version": manifest.get("socius_version"),
+                "created_unix": manifest.get("created_unix")},
+        "members": members, "history": history,
+        "heatmap": {"members": top, "win_rate": heatmap},
+        "lineage": lineage, "links": _links(run_dir),
+        "coverage": {"scenarios_configured": (config.get("scenarios") or {}).get("count"),
+                     "families": _sum_counts(h.get("families", {}) for h in history),
+                     "scenarios_played": len(_sum_counts(h.get("scenarios", {})
+                                                         for h in history))},
+    }
+
+
+def _sum_counts(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for c in counts:
+        for key, n in c.items():
+            total[key] = total.get(key, 0) + n
+    return dict(sorted(total.items()))
+
+
+def _links(run_dir: Path) -> dict[str, Any]:
+    links: dict[str, Any] = {"ray_dashboard": None, "mlflow": None, "mlflow_command": None}
+    cluster = _read_json(run_dir / "cluster.json")
+    if cluster:
+        links["ray_dashboard"] = cluster.get("ray_dashboard")
+    mirror = _read_json(run_dir / "mirror.json")
+    if mirror and mirror.get("run_id"):
+        uri = mirror.get("tracking_uri") or ""
+        if uri.startswith("http"):
+            links["mlflow"] = (f"{uri.rstrip('/')}/#/experiments/"
+                               f"{mirror.get('experiment_id', '0')}/runs/{mirror['run_id']}")
+        else:
+            links["mlflow_command"] = f"mlflow ui --backend-store-uri {uri}"
+        links["mlflow_run_id"] = mirror["run_id"]
+    return links
+
+
+def page_html(data: dict[str, Any]) -> str:
+    """The page with the data in place, so the first paint needs no request."""
+    template = resources.files("socius.platform.ops").joinpath("dashboard.html").read_text()
+    payload = json.dumps(data).replace("</", "<\\/")  # never ends the script element early
+    return template.replace("/*__DATA__*/null", payload)
+
+
+def make_server(run_dir: str | Path, host: str = "127.0.0.1",
+                port: int = 8600) -> ThreadingHTTPServer:
+    run_dir = Path(run_dir)
+    dashboard_data(run_dir)  # refuse a folder that is not a run before listening
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = self.path.split("?")[0]
+            if path == "/":
+                body, kind = page_html(dashboard_data(run_dir)).encode(), "text/html"
+            elif path == "/api/run":
+                body, kind = json.dumps(dashboard_data(run_dir)).encode(), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # quiet: one line per request is noise here
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8600) -> None:
+    if host not in LOOPBACK:
+        print(f"socius: warning: the dashboard listens on {host}: anyone who can reach this "
+              "machine there can read the run (no authentication)", file=sys.stderr)
+    server = make_server(run_dir, host, port)
+    print(f"dashboard of {run_dir}: http://{host}:{server.server_address[1]}/  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

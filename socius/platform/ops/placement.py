@@ -1,0 +1,76 @@
+"""Where the league's actors run: Ray options from the config's `placement` section, checked
+against the cluster before any actor starts, and a record of where each actor landed
+(`<run>/cluster.json`, which the dashboard and `socius jobs` users read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from socius.platform.league.config import PlacementConfig
+
+HEAD_RESOURCE = "node:__internal_head__"  # Ray gives the head node this resource
+
+
+def this_node() -> str:
+    """The Ray node id of the calling process (actors answer `where()` with it)."""
+    return ray.get_runtime_context().get_node_id()
+
+
+def head_node_id() -> str | None:
+    for node in ray.nodes():
+        if node["Alive"] and HEAD_RESOURCE in node["Resources"]:
+            return node["NodeID"]
+    return None
+
+
+def check_feasible(placement: PlacementConfig, cluster: dict[str, float]) -> None:
+    """Refuse a placement the cluster cannot meet (Ray would wait forever for it); the
+    message names the key."""
+    for key, needs in (("runner_resources", placement.runner_resources),
+                       ("learner_resources", placement.learner_resources)):
+        for name in needs:
+            if cluster.get(name, 0) <= 0:
+                offered = sorted(k for k in cluster if not k.startswith("node:"))
+                raise ValueError(f"placement.{key}: no node of this cluster offers {name!r} "
+                                 f"(resources offered: {offered})")
+    if (placement.learner_gpus or 0) > cluster.get("GPU", 0):
+        raise ValueError(f"placement.learner_gpus: {placement.learner_gpus} asked, the cluster "
+                         f"has {cluster.get('GPU', 0)} GPUs")
+
+
+def learner_gpus(placement: PlacementConfig, cluster: dict[str, float]) -> float:
+    """GPUs per remote learner: as configured, else 1 where the cluster has GPUs."""
+    if placement.learner_gpus is not None:
+        return placement.learner_gpus
+    return 1.0 if cluster.get("GPU", 0) > 0 else 0.0
+
+
+def runner_options(placement: PlacementConfig) -> dict[str, Any]:
+    return {"num_cpus": placement.runner_cpus, "resources": dict(placement.runner_resources)}
+
+
+def state_options(placement: PlacementConfig) -> dict[str, Any]:
+    """Options of the actors that hold the run's state (league actor, lake writer)."""
+    head = head_node_id() if placement.league_on_head else None
+    if head is None:
+        return {}
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=False)}
+
+
+def cluster_record(actors: dict[str, list[str]]) -> dict[str, Any]:
+    """`cluster.json`: the nodes (id, address, resources, head or not), the Ray dashboard and
+    which node each actor (league, writer, runners, learners, driver) runs on."""
+    nodes = {n["NodeID"]: {"address": n["NodeManagerAddress"], "head": HEAD_RESOURCE in
+                           n["Resources"], "resources": {k: v for k, v in n["Resources"].items()
+                                                         if not k.startswith("node:")}}
+             for n in ray.nodes() if n["Alive"]}
+    try:
+        dashboard = ray._private.worker.get_dashboard_url() or None
+    except Exception:  # no dashboard in this session  # noqa: BLE001
+        dashboard = None
+    if dashboard and not dashboard.startswith("http"):
+        dashboard = f"http://{dashboard}"
+    return {"ray_dashboard": dashboard, "nodes": nodes, "actors": actors}

@@ -1,0 +1,68 @@
+"""The dashboard of a finished smoke league, opened in headless Chromium (Debian's `chromium`)."""
+
+import json
+import shutil
+import subprocess
+import threading
+import urllib.request
+
+import pytest
+
+from socius.platform.league.config import load_config
+from socius.platform.ops.dashboard import dashboard_data, make_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", "--window-size=1400,2200",
+                           "--virtual-time-budget=3000", *args, url],
+                          capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tmp_path):
+    from PIL import Image
+
+    from socius.platform.league.run import run_league
+
+    run_dir = tmp_path / "run"
+    run_league(load_config(profile="smoke", overrides=["generations=3"]), run_dir,
+               log=lambda line: None)
+    data = dashboard_data(run_dir)
+    server = make_server(run_dir, port=0)
+    assert server.server_address[0] == "127.0.0.1"  # loopback unless told otherwise
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        api = json.loads(urllib.request.urlopen(url + "api/run", timeout=10).read())
+        assert api["run"]["generations_done"] == 3 and len(api["history"]) == 3
+        dom = _chromium(url, "--dump-dom").stdout
+        shot = tmp_path / "dashboard.png"
+        _chromium(url, f"--screenshot={shot}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    # every member with its rating, as the page formats them
+    assert len(data["members"]) >= 6
+    for member in data["members"]:
+        assert member["id"] in dom
+        if member["rating"] is not None:
+            assert f"{member['rating']:.2f}" in dom
+    # every heatmap value the run has, in the heatmap's cells
+    heat = dom[dom.index("class=\"heat\""):]
+    values = [v for row in data["heatmap"]["win_rate"] for v in row if v is not None]
+    assert values and all(f">{v:.2f}<" in heat for v in values)
+    assert "Population lineage" in dom and "main_0@" in dom
+    assert "<svg" in dom and "polyline" in dom  # the ratings and throughput charts drew
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1400, 2200)
+    assert len(set(image.resize((140, 220)).getdata())) > 50  # a drawn page, not a blank one
+
+
+def test_dashboard_refuses_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="manifest.json"):
+        make_server(tmp_path, port=0)

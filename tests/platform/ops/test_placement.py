@@ -1,0 +1,34 @@
+"""Placement options and their checks against a cluster's resources (no Ray started)."""
+
+import pytest
+
+from socius.platform.league.config import PlacementConfig, load_config
+from socius.platform.ops.placement import check_feasible, learner_gpus, runner_options
+
+
+def test_runner_options_carry_cpus_and_custom_resources():
+    placement = PlacementConfig(runner_cpus=2, runner_resources={"socius_runner": 1})
+    assert runner_options(placement) == {"num_cpus": 2, "resources": {"socius_runner": 1}}
+
+
+def test_placement_the_cluster_cannot_meet_is_refused_naming_the_key():
+    cluster = {"CPU": 4.0, "memory": 1e9, "node:127.0.0.1": 1.0}
+    with pytest.raises(ValueError, match="placement.runner_resources: no node .*'socius_runner'"):
+        check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}), cluster)
+    with pytest.raises(ValueError, match="placement.learner_gpus"):
+        check_feasible(PlacementConfig(learners=1, learner_gpus=1), cluster)
+    check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}),
+                   {**cluster, "socius_runner": 2.0})
+
+
+def test_learners_take_gpus_where_the_cluster_has_them():
+    assert learner_gpus(PlacementConfig(learners=1), {"CPU": 8}) == 0
+    assert learner_gpus(PlacementConfig(learners=1), {"CPU": 8, "GPU": 2}) == 1
+    assert learner_gpus(PlacementConfig(learners=1, learner_gpus=0.5), {"GPU": 2}) == 0.5
+
+
+def test_placement_keys_are_validated():
+    with pytest.raises(ValueError, match="'CPU'"):
+        PlacementConfig(runner_resources={"CPU": 1})
+    with pytest.raises(ValueError, match="placement.learners"):
+        load_config(overrides=["placement.learners=2", "runners=1"])
