@@ -194,3 +194,34 @@ def test_a_running_league_job_can_be_stopped(cluster, tmp_path):
     assert "stop requested" in stopped.stdout
     _wait(lambda: '"STOPPED"' in cluster.socius("jobs", "status", job_id, "--address",
                                                  cluster.url).stdout, 120, "the stop")
+
+
+def test_league_runs_from_the_wheel_the_runtime_env_installs_on_each_node(cluster, tmp_path):
+    """cluster/runtime_env.yaml with the wheel built here: Ray pip-installs it on both nodes
+    and the league's code comes from it, not from the working dir (whose socius/ stays home)."""
+    import yaml
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("socius-*.whl")
+    env = yaml.safe_load((ROOT / "cluster" / "runtime_env.yaml").read_text())
+    env["pip"]["packages"] = [str(wheel)]  # the same path on both nodes of this machine
+    env["env_vars"].pop("MLFLOW_TRACKING_URI")  # no MLflow server here: SQLite in the run
+    (tmp_path / "env.yaml").write_text(yaml.safe_dump(env))
+    run_dir = tmp_path / "run"
+    submitted = cluster.socius(
+        "submit", "--profile", "smoke", "--set", "placement.runner_resources={socius_runner: 1}",
+        "--runtime-env", str(tmp_path / "env.yaml"), "--run-dir", str(run_dir),
+        "--address", cluster.url)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = re.search(r"submitted (\S+)", submitted.stdout).group(1)
+    status = _wait(lambda: (lambda s: s if s in ("SUCCEEDED", "FAILED") else None)(
+        json.loads(cluster.socius("jobs", "status", job_id, "--address",
+                                  cluster.url).stdout)["status"]), 420, f"job {job_id}")
+    logs = cluster.socius("jobs", "logs", job_id, "--address", cluster.url).stdout
+    assert status == "SUCCEEDED", logs[-3000:]
+    location = json.loads((run_dir / "manifest.json").read_text())["socius_location"]
+    assert "runtime_resources/pip" in location and location.endswith("site-packages/socius")
+    placed = json.loads((run_dir / "cluster.json").read_text())
+    (second,) = [n for n, info in placed["nodes"].items() if not info["head"]]
+    assert placed["actors"]["runners"] == [second]

@@ -101,6 +101,7 @@ def manifest(config: LeagueConfig) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             packages[name] = None
     return {"socius_version": socius.__version__, "state_format": 1, "git_commit": commit,
+            "socius_location": str(Path(socius.__file__).parent),  # checkout, wheel or env
             "python": sys.version.split()[0], "host": host.node(), "packages": packages,
             "seed": config.seed, "config": config.model_dump(mode="json"),
             "created_unix": time.time()}

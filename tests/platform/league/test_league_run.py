@@ -196,3 +196,18 @@ def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
     weights = {k: v.numpy() for k, v in load_module(run_dir / "checkpoints" / child.id)
                .state_dict().items()}
     assert state_digest(weights) == child.weights_digest == parent.weights_digest
+
+
+def test_smoke_league_with_a_remote_learner_actor(ray_session, tmp_path):
+    """placement.learners=1: the learner is a Ray actor (where GPUs would be on a cluster)."""
+    from socius.platform.league.run import run_league
+
+    config = load_config(profile="smoke", overrides=["placement.learners=1"])
+    run_dir = tmp_path / "run"
+    state = run_league(config, run_dir, log=lambda line: None)
+    cluster = json.loads((run_dir / "cluster.json").read_text())
+    assert len(cluster["actors"]["learners"]) == 1
+    assert state.generation == 1 and {"main_0", "main_1"} <= set(state.ratings)
+    first, last = (load_module(run_dir / "checkpoints" / n) for n in ("main_0@init", "main_0"))
+    assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                     last.state_dict().values(), strict=True))
