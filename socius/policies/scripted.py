@@ -151,6 +151,29 @@ class FixedMixed(ScriptedPartner):
                           self.probs.size - 1)
 
 
+class BiasedRandom(ScriptedPartner):
+    """Has a favourite action, drawn uniformly at each episode's start, and plays it with
+    probability `bias` (else a uniformly random action): a partner whose tendency can be read
+    from its play and exploited, in any game."""
+
+    name = "biased_random"
+    needs_cooperation = False
+
+    def __init__(self, bias: float = 0.8, **kwargs):
+        if not 0 <= bias <= 1:
+            raise ValueError(f"BiasedRandom.bias must be in [0, 1], got {bias}")
+        self.bias = bias
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        drawn = np.minimum((uniform * n_actions).astype(np.int64), n_actions - 1)
+        state[first] = (1 + drawn[first]).astype(np.int8)  # the favourite, 1-based
+        favourite = state.astype(np.int64) - 1
+        spread = (uniform - self.bias) / max(1.0 - self.bias, 1e-12)
+        other = np.minimum((spread * n_actions).astype(np.int64), n_actions - 1)
+        return np.where(first | (uniform < self.bias), favourite, other)
+
+
 class UniformRandom(ScriptedPartner):
     """Plays a uniformly random valid action every round."""
 
@@ -163,7 +186,7 @@ class UniformRandom(ScriptedPartner):
 
 PARTNERS: dict[str, type[ScriptedPartner]] = {
     cls.name: cls for cls in (AlwaysCooperate, AlwaysDefect, TitForTat, GrimTrigger,
-                              WinStayLoseShift, FixedMixed, UniformRandom)
+                              WinStayLoseShift, FixedMixed, BiasedRandom, UniformRandom)
 }
 
 

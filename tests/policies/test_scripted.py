@@ -64,6 +64,30 @@ def test_fixed_mixed_frequencies():
         make_partner("fixed_mixed", probs=[0.5, 0.6])
 
 
+def test_biased_random_keeps_one_favourite_per_episode():
+    """Each episode draws a favourite (uniformly) and plays it with probability `bias`."""
+    partner = make_partner("biased_random", bias=0.8)
+    favourites = []
+    for episode in range(60):
+        env = SociusParallelEnv(classic("rock_paper_scissors__textbook", horizon=40))
+        obs, _ = env.reset(seed=episode)
+        partner.reset()
+        partner._rng = np.random.default_rng(episode)
+        actions = []
+        for _ in range(40):
+            actions.append(partner.act(obs["player_0"]))
+            obs, *_ = env.step({"player_0": actions[-1], "player_1": 0})
+        counts = np.bincount(actions, minlength=3)
+        favourite = int(np.argmax(counts))
+        assert counts[favourite] / 40 >= 0.6  # 0.8 + 0.2/3 expected
+        assert actions[0] == favourite
+        favourites.append(favourite)
+    assert set(favourites) == {0, 1, 2}  # drawn anew each episode
+    assert partner.supports(classic("rock_paper_scissors__textbook"))
+    with pytest.raises(ValueError, match="bias"):
+        make_partner("biased_random", bias=1.5)
+
+
 def test_uniform_random_stays_in_range():
     partner = make_partner("uniform_random")
     rows = np.zeros((3000, partner.layout.size), np.uint8)

@@ -331,7 +331,8 @@ class LeagueRun:
     def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
               state: LeagueState, parent: str | None = None) -> None:
         net = SociusNet(self.net_config)
-        net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        # torch.tensor copies: weights from a remote learner arrive as read-only arrays
+        net.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
         member = state.members[member_id]
         lineage = {"member": name, "role": member.role.value, "population": member.population,
                    "generation": state.generation}
