@@ -11,7 +11,7 @@
    whatever is learned).
 3. Per scenario and seed: the from-scratch run's final return (mean training reward of its
    last 3 iterations) is the threshold; printed are the steps each run needs to reach it (first
-   iteration whose 3-iteration moving average does; the budget if never) and the area under
+   iteration whose trailing mean over up to 3 iterations does; the budget if never) and the area under
    the learning curve (mean reward over the budget), mean and spread over seeds. Goal: pretrained reaches the
    threshold in <= 1/3 of the steps. Curves go to `--plot`.
 
@@ -42,11 +42,14 @@ from socius.policies.network import SociusNet  # noqa: E402
 
 
 def steps_to(history: list[dict], threshold: float) -> float:
+    """Agent-steps until the trailing mean of the last (up to) 3 iterations' reward reaches
+    `threshold`; the first iterations average what there is, so a run that starts at the
+    threshold is credited with its first iteration (not with the third)."""
     rewards = np.array([h["reward_mean"] for h in history])
     steps = np.array([h["steps"] for h in history])
-    smooth = np.convolve(rewards, np.ones(3) / 3, mode="valid")
-    hit = np.flatnonzero(smooth >= threshold)
-    return float(steps[hit[0] + 2]) if hit.size else float("inf")
+    trailing = np.array([rewards[max(0, i - 2): i + 1].mean() for i in range(len(rewards))])
+    hit = np.flatnonzero(trailing >= threshold)
+    return float(steps[hit[0]]) if hit.size else float("inf")
 
 
 def main() -> None:
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--partners", default="fixed_mixed:0.7/0.3",
                         help="scripted partners, comma-separated ('' for self-play)")
     parser.add_argument("--plot", default="pretrain_finetune.png")
+    parser.add_argument("--curves", help="save every learning curve as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -114,6 +118,11 @@ def main() -> None:
           f"{'met' if all(r <= 1 / 3 for r in ratios) else 'NOT met'} (ratios "
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
+    if args.curves:
+        import json
+
+        Path(args.curves).write_text(json.dumps(curves))
+        print(f"curves: {args.curves}")
     import matplotlib
 
     matplotlib.use("Agg")

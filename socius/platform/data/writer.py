@@ -53,10 +53,10 @@ class LakeWriter:
 
     def __init__(self, root: str | Path, run: str, fraction: float = 1.0,
                  keep_generations: int | None = None, max_bytes: int | None = None,
-                 compact: bool = True, drop_after: int | None = None):
+                 compact: bool = True, drop_after: int | None = None, fsync: bool = True):
         if not 0 < fraction <= 1:
             raise ValueError(f"data.fraction must be in (0, 1], got {fraction}")
-        self.lake, self.run, self.fraction = Lake(root), run, fraction
+        self.lake, self.run, self.fraction = Lake(root, fsync=fsync), run, fraction
         if drop_after is not None:  # a resumed run plays these generations again
             self.lake.remove([s for s in self.lake.shards() if s.run == run
                               and s.generation > drop_after], "rolled back on resume")

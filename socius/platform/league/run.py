@@ -183,7 +183,8 @@ class LeagueRun:
             self.writer = LakeWriterActor.options(**state_options).remote(
                 run_dir / "lake", run_dir.name, data.fraction, data.keep_generations,
                 data.max_bytes, data.compact,
-                drop_after=state.generation if rng_state is not None else None)
+                drop_after=state.generation if rng_state is not None else None,
+                fsync=data.fsync)
         if start is not None:
             for member_id in self.learning:
                 set_learner_state(self.group, member_id, start)
