@@ -24,6 +24,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class Lake:
         but not of the machine, where the newest may be lost or torn (`verify` reports and
         sets aside torn ones); hot writes run about 2-3x faster here."""
         self.root, self.fsync = Path(root), fsync
+        self._committer: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
         elif not (self.root / MANIFEST).is_file():
@@ -120,12 +123,15 @@ class Lake:
         return self.write_many(table, [(data, run, generation, family)])[0]
 
     def write_many(self, table: str,
-                   parts: Iterable[tuple[pa.RecordBatch | pa.Table, str, int, str]]) -> list[Shard]:
+                   parts: Iterable[tuple[pa.RecordBatch | pa.Table, str, int, str]],
+                   background: bool = False) -> list[Shard]:
         """Hot shards committed together, one per (rows, run, generation, family): each is
         written straight from Arrow's buffers to a `.`-prefixed temporary file (its CRC-32
-        taken as the bytes pass) and fsynced; then all are renamed, each folder fsynced once
+        taken as the bytes pass); then each is fsynced and renamed, each folder fsynced once
         and the manifest appended once. A crash before the manifest append leaves whole,
-        unlisted shards, which `verify` adopts; never a visible part."""
+        unlisted shards, which `verify` adopts; never a visible part. With `background`, that
+        commit runs on the lake's commit thread (in order) while the caller goes on: the
+        shards become visible when it is done (`flush()` waits for it)."""
         if table not in TABLES:
             raise LakeError(f"unknown lake table {table!r} (known: {TABLES})")
         written = []
@@ -139,19 +145,37 @@ class Lake:
                 sink = _ChecksummedFile(f)
                 with pa.ipc.new_file(pa.PythonFile(sink, mode="w"), data.schema) as writer:
                     writer.write(data)
-                f.flush()
-                if self.fsync:
-                    os.fsync(f.fileno())
             written.append((tmp, path, Shard(table, str(path.relative_to(self.root)),
                                              data.num_rows, sink.size, sink.crc32, "arrow", run,
                                              int(generation), family)))
+        if not background:
+            self.flush()  # commits stay in order
+            return self._commit(written)
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-commit")
+        self._pending.append(self._committer.submit(self._commit, written))
+        return [shard for _, _, shard in written]
+
+    def _commit(self, written: list[tuple[Path, Path, Shard]]) -> list[Shard]:
         for tmp, path, _ in written:
+            if self.fsync:  # the bytes reach the disk before the name does
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             os.replace(tmp, path)
         for folder in {path.parent for _, path, _ in written} if self.fsync else ():
             fsync_dir(folder)
         shards = [shard for _, _, shard in written]
         self._append([{"op": "add", "shard": asdict(shard)} for shard in shards])
         return shards
+
+    def flush(self) -> None:
+        """Wait for background commits; the first failure is raised here."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
     def write_by_family(self, table: str, data: pa.RecordBatch | pa.Table, run: str,
                         generation: int) -> list[Shard]:
@@ -200,6 +224,7 @@ class Lake:
         to `_quarantine/` and drop them from the manifest. Unlisted shard files (a crash after
         rename) are adopted when they read back whole, else quarantined. Returns the paths
         found `corrupt`, `missing` and `adopted`."""
+        self.flush()
         report: dict[str, list[str]] = {"corrupt": [], "missing": [], "adopted": []}
         listed = self.shards()
         removals = []
@@ -245,6 +270,7 @@ class Lake:
         """Each family partition of (table, run, generation): its hot shards become one Parquet
         file (zstd, dictionary-encoded); the manifest swaps them in one append, then the hot
         files are deleted."""
+        self.flush()
         out = []
         groups: dict[str, list[Shard]] = {}
         for s in self.shards(table):
@@ -276,6 +302,7 @@ class Lake:
 
     def remove(self, shards: Iterable[Shard], reason: str) -> None:
         """Drop shards: manifest first (so it never lists a deleted file), then the files."""
+        self.flush()
         shards = list(shards)
         self._append([{"op": "remove", "path": s.path, "reason": reason} for s in shards])
         for s in shards:

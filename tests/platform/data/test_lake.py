@@ -47,6 +47,20 @@ def test_shards_round_trip_by_family_with_manifest_counts(tmp_path):
         Lake(tmp_path / "elsewhere", create=False)
 
 
+def test_background_commits_become_visible_in_order(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    batch = pa.record_batch({"x": np.arange(1000)})
+    for generation in range(6):
+        lake.write_many("steps", [(batch, "r", generation, "a"), (batch, "r", generation, "b")],
+                        background=True)
+    lake.flush()
+    assert [(s.generation, s.family) for s in lake.shards("steps")] == \
+        [(g, f) for g in range(6) for f in "ab"]
+    assert lake.read("steps").num_rows == 12_000
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert not [p for p in (tmp_path / "lake").rglob(".*") if p.is_file()]  # no temp left
+
+
 def test_compaction_swaps_hot_shards_for_one_parquet_file(tmp_path):
     lake = Lake(tmp_path / "lake")
     for k in range(3):
@@ -105,18 +119,20 @@ WRITER = textwrap.dedent("""
     import pyarrow as pa
     from socius.platform.data.lake import Lake
 
-    lake = Lake(sys.argv[1], fsync=sys.argv[2] == "fsync")
+    lake = Lake(sys.argv[1], fsync=sys.argv[2] != "no-fsync")
+    background = sys.argv[2] == "background"
     rows = 400_000
     rng = np.random.default_rng(0)
     batch = pa.record_batch({"x": np.arange(rows), "y": rng.random(rows)})
     for k in range(10_000):
-        lake.write("steps", batch, "run_a", k, "f")
+        lake.write_many("steps", [(batch, "run_a", k, "f")], background=background)
+        lake.flush()  # committed (visible) before it is reported
         print(k, flush=True)
 """)
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("sync", ["fsync", "no-fsync"])
+@pytest.mark.parametrize("sync", ["fsync", "no-fsync", "background"])
 def test_sigkill_of_a_writer_leaves_only_whole_committed_shards(tmp_path, sync):
     """With or without fsync: a killed process leaves no visible part (fsync only adds
     surviving a machine crash)."""
