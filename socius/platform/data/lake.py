@@ -178,8 +178,9 @@ class Lake:
             future.result()
 
     def write_by_family(self, table: str, data: pa.RecordBatch | pa.Table, run: str,
-                        generation: int) -> list[Shard]:
-        """Split rows by their `family` column into one shard per family partition."""
+                        generation: int, background: bool = False) -> list[Shard]:
+        """Split rows by their `family` column into one shard per family partition, committed
+        together (`write_many`)."""
         data = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         families = data.column(schema.FAMILY)
         if pa.types.is_dictionary(families.type):
@@ -187,7 +188,8 @@ class Lake:
         families = np.asarray(families.to_numpy(zero_copy_only=False), dtype=object)
         return self.write_many(table, [(data.filter(pa.array(families == family)), run,
                                         generation, family)
-                                       for family in sorted(set(families.tolist()))])
+                                       for family in sorted(set(families.tolist()))],
+                               background=background)
 
     # --- reading -----------------------------------------------------------------------------
     def dataset(self, table: str) -> ds.Dataset:

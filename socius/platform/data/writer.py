@@ -73,12 +73,15 @@ class LakeWriter:
     def write(self, table: str, data: pa.Table | pa.RecordBatch, generation: int) -> int:
         data = self._keep(data)
         if data.num_rows:
-            self.lake.write_by_family(table, data, self.run, generation)
+            # committed on the lake's commit thread while the next rows arrive
+            self.lake.write_by_family(table, data, self.run, generation, background=True)
             self.rows[table] += data.num_rows
         return data.num_rows
 
     def end_generation(self, generation: int) -> dict[str, int]:
-        """Compact the generation's hot shards and apply retention; the rows written so far."""
+        """Commit, compact the generation's hot shards and apply retention; the rows written
+        so far."""
+        self.lake.flush()
         if self.compact:
             for table in TABLES:
                 self.lake.compact(table, self.run, generation)
