@@ -47,7 +47,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its path (a folder's fsync makes renames in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -88,7 +89,7 @@ def save_checkpoint(net: SociusNet, path: str | os.PathLike, lineage: dict[str, 
         os.chmod(staging, 0o755)
         for name in (WEIGHTS, MANIFEST):
             os.chmod(staging / name, 0o644)
-        fsync_dir(staging)
+        fsync_path(staging)
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -96,7 +97,7 @@ def save_checkpoint(net: SociusNet, path: str | os.PathLike, lineage: dict[str, 
             shutil.rmtree(old)
         else:
             os.replace(staging, path)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

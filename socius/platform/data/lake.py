@@ -18,7 +18,6 @@ what does not match, so the rest stays readable.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -36,8 +35,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from socius.platform.data import schema
-from socius.platform.files import write_atomic
-from socius.policies.checkpoint import fsync_dir
+from socius.platform.files import append_jsonl, read_jsonl, write_atomic
+from socius.policies.checkpoint import fsync_path
 
 LAKE_VERSION = 1
 MANIFEST = "_manifest.jsonl"
@@ -92,28 +91,18 @@ class Lake:
 
     # --- the manifest ------------------------------------------------------------------------
     def _append(self, events: list[dict[str, Any]]) -> None:
-        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in events)
-        with open(self.root / MANIFEST, "a") as f:
-            f.write(lines)
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
+        append_jsonl(self.root / MANIFEST, events, fsync=self.fsync)
 
     def shards(self, table: str | None = None) -> list[Shard]:
         """The live shards (added and not removed), in the order they were written. A torn
         last line (a crash mid-append) is ignored: its shard is then unlisted, not lost."""
         live: dict[str, Shard] = {}
-        with open(self.root / MANIFEST) as f:
-            for line in f:
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if event.get("op") == "add":
-                    shard = Shard(**event["shard"])
-                    live[shard.path] = shard
-                elif event.get("op") == "remove":
-                    live.pop(event["path"], None)
+        for event in read_jsonl(self.root / MANIFEST):
+            if event.get("op") == "add":
+                shard = Shard(**event["shard"])
+                live[shard.path] = shard
+            elif event.get("op") == "remove":
+                live.pop(event["path"], None)
         return [s for s in live.values() if table is None or s.table == table]
 
     # --- writing -----------------------------------------------------------------------------
@@ -159,14 +148,10 @@ class Lake:
     def _commit(self, written: list[tuple[Path, Path, Shard]]) -> list[Shard]:
         for tmp, path, _ in written:
             if self.fsync:  # the bytes reach the disk before the name does
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_path(tmp)
             os.replace(tmp, path)
         for folder in {path.parent for _, path, _ in written} if self.fsync else ():
-            fsync_dir(folder)
+            fsync_path(folder)
         shards = [shard for _, _, shard in written]
         self._append([{"op": "add", "shard": asdict(shard)} for shard in shards])
         return shards
@@ -358,7 +343,7 @@ class _ChecksummedFile:
     def flush(self) -> None:
         self.file.flush()
 
-    def close(self) -> None:  # the caller closes the real file after fsync
+    def close(self) -> None:  # the caller closes the real file
         self.closed = True
 
 

@@ -4,13 +4,12 @@ goes. It is what the dashboard plots over time and what the live metrics report.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from socius.platform.files import append_jsonl, read_jsonl
 from socius.platform.league.state import LeagueState
 
 HISTORY_FILE = "history.jsonl"
@@ -46,12 +45,8 @@ def generation_record(generation: int, state: LeagueState, result,
 
 
 def append_record(run_dir: Path, record: dict[str, Any]) -> None:
-    """Append one line and fsync it: a crash leaves at most a partial last line, which readers
-    skip."""
-    with open(run_dir / HISTORY_FILE, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """Append one fsynced line: a crash leaves at most a cut last line, which readers skip."""
+    append_jsonl(run_dir / HISTORY_FILE, [record])
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -59,11 +54,5 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
         return []
-    by_generation: dict[int, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a crash
-            continue
-        by_generation[record["generation"]] = record
+    by_generation = {record["generation"]: record for record in read_jsonl(path)}
     return [by_generation[g] for g in sorted(by_generation)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -62,6 +63,7 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
     lineage = [{"id": m.id, "parent": m.parent, "generation": m.generation,
                 "copies": m.lineage} for m in state.members.values()]
     config = manifest.get("config", {})
+    families = sum((Counter(h.get("families", {})) for h in history), Counter())
     return {
         "run": {"name": run_dir.name, "league": config.get("name"),
                 "generations_planned": config.get("generations"),
@@ -72,18 +74,10 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
         "heatmap": {"members": top, "win_rate": heatmap},
         "lineage": lineage, "links": _links(run_dir),
         "coverage": {"scenarios_configured": (config.get("scenarios") or {}).get("count"),
-                     "families": _sum_counts(h.get("families", {}) for h in history),
-                     "scenarios_played": len(_sum_counts(h.get("scenarios", {})
-                                                         for h in history))},
+                     "families": dict(sorted(families.items())),
+                     "scenarios_played": len({s for h in history
+                                              for s in h.get("scenarios", {})})},
     }
-
-
-def _sum_counts(counts) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for c in counts:
-        for key, n in c.items():
-            total[key] = total.get(key, 0) + n
-    return dict(sorted(total.items()))
 
 
 def _links(run_dir: Path) -> dict[str, Any]:
