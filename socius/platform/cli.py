@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config key, e.g. --set generations=3")
     run.add_argument("--profile", choices=["smoke", "default"], default=None,
                      help="start from a named profile (smoke: about 20 seconds)")
-    run.add_argument("--run-dir", help="where to write the run (default: <runs_dir>/<name>-<time>, runs_dir from the config)")
+    run.add_argument("--run-dir", help="where to write the run (default: "
+                     "<runs_dir>/<name>-<time>, runs_dir from the config)")
     run.add_argument("--num-cpus", type=int, default=2, help="CPUs of a local Ray")
     run.add_argument("--address", default="local", help="Ray to use: local (a fresh one), "
                      "auto (the cluster this runs on, as inside a job) or an address")
