@@ -5,6 +5,7 @@ members) builds on the same two pieces."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,19 @@ def learner_weights(learner_group, module_id: str = MODULE_ID) -> dict[str, torc
     return {k: torch.as_tensor(v) for k, v in state.items()}
 
 
+@contextmanager
+def global_numpy_seed(rng: np.random.Generator):
+    """Seed `np.random`'s global state from `rng` for the block and restore it after: RLlib
+    shuffles minibatches with that global state, so without this an update depends on whatever
+    else in the process drew from it before (a test's outcome on the tests run before it)."""
+    saved = np.random.get_state()
+    np.random.seed(int(rng.integers(2**32)))
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
 class LocalTrainer:
     """Trains one SociusNet in the seats where `seat_policy == 0`; `partners[i - 1]` plays the
     seats where `seat_policy == i`."""
@@ -122,6 +136,7 @@ class LocalTrainer:
         self.net.eval()
         self.collector = RolloutCollector(engine, [self.net, *partners], seat_policy,
                                           np.asarray(seat_policy) == 0, self.rollout, seed)
+        self.shuffle_rng = np.random.default_rng([seed, 1])
         self.steps = 0
         self.history: list[dict[str, float]] = []
 
@@ -132,12 +147,14 @@ class LocalTrainer:
         sampled = time.perf_counter()
         self.steps += batch.agent_steps
         rows = len(batch.columns["loss_mask"])
-        results = self.learner_group.update(
-            batch=to_multi_agent_batch({MODULE_ID: batch}, self.rollout.max_seq_len),
-            minibatch_size=max(1, batch.agent_steps // self.ppo.minibatches) if not batch.recurrent
-            else max(1, rows // self.ppo.minibatches) * self.rollout.max_seq_len,
-            num_epochs=self.ppo.epochs, shuffle_batch_per_epoch=True,
-            timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.steps})
+        with global_numpy_seed(self.shuffle_rng):
+            results = self.learner_group.update(
+                batch=to_multi_agent_batch({MODULE_ID: batch}, self.rollout.max_seq_len),
+                minibatch_size=max(1, batch.agent_steps // self.ppo.minibatches)
+                if not batch.recurrent
+                else max(1, rows // self.ppo.minibatches) * self.rollout.max_seq_len,
+                num_epochs=self.ppo.epochs, shuffle_batch_per_epoch=True,
+                timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.steps})
         self.net.load_state_dict(learner_weights(self.learner_group))
         done = time.perf_counter()
         learner = results[0][MODULE_ID] if isinstance(results, list) else results[MODULE_ID]
