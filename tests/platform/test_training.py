@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from socius.envs import ScenarioSpace, classic
+from socius.envs.encoding import OBS_VERSION
 from socius.platform.training.runner import Runner
 from socius.platform.training.tickets import MatchTicket
 from socius.platform.training.weights import WeightPool, WeightsHandle, state_digest
@@ -166,7 +167,8 @@ def test_runner_records_every_seat_step_in_the_rollout_schema():
     runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a")
     batch, stats = runner.run(tickets, weights)
     steps = stats["steps"]
-    assert steps.schema.metadata[b"socius.rollout_schema"] == b"2"
+    assert steps.schema.metadata[b"socius.rollout_schema"] == b"3"
+    assert steps.schema == schema.batch_schema(OBS_VERSION, config.layout.size)  # narrow form
     seats = sum(t.scenario.n_players for t in tickets)
     assert steps.num_rows == 10 * seats
     table = steps.to_pydict()

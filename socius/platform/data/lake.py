@@ -186,15 +186,18 @@ class Lake:
         keys = pa.schema([f for f in (pa.field("run", pa.string()),
                                       pa.field("generation", pa.int32()))
                           if f.name not in columns])
+        # one schema for every shard: hot shards' narrow step rows and older versions are cast
+        wide = pa.schema(list(schema.table_schema(table)) + list(keys))
         for fmt in ("arrow", "parquet"):
             files = [str(self.root / s.path) for s in shards if s.format == fmt]
             if files:
                 parts.append(ds.dataset(files, format="ipc" if fmt == "arrow" else "parquet",
+                                        schema=wide,
                                         partitioning=ds.partitioning(keys, flavor="hive"),
                                         partition_base_dir=str(self.root / table)))
         if not parts:
-            return ds.dataset([], schema=schema.table_schema(table))
-        return parts[0] if len(parts) == 1 else ds.dataset(parts)
+            return ds.dataset([], schema=wide)
+        return parts[0] if len(parts) == 1 else ds.dataset(parts, schema=wide)
 
     def files(self, table: str, format: str | None = None) -> list[str]:
         """Absolute paths of a table's live shards (optionally one format: arrow, parquet)."""
@@ -264,7 +267,10 @@ class Lake:
             if s.run == run and s.generation == generation and s.format == "arrow":
                 groups.setdefault(s.family, []).append(s)
         for family, shards in sorted(groups.items()):
-            data = pa.concat_tables([_read_shard(self.root / s.path) for s in shards])
+            # in the wide form (`schema.py`): a generation can hold more ids than int16 counts
+            parts = [_read_shard(self.root / s.path) for s in shards]
+            wide = pa.schema(schema.table_schema(table), metadata=parts[0].schema.metadata)
+            data = pa.concat_tables([part.cast(wide) for part in parts])
             sort_keys = [c for c in (schema.MATCH_ID, schema.EPISODE, schema.SEAT, schema.STEP)
                          if c in data.column_names]
             if sort_keys:  # neighbouring rows alike: better compression

@@ -47,6 +47,57 @@ def test_shards_round_trip_by_family_with_manifest_counts(tmp_path):
         Lake(tmp_path / "elsewhere", create=False)
 
 
+def version_2_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The same rows as schema version 2 wrote them: int32 dictionary indices, variable
+    binary observations."""
+    from socius.platform.data import schema
+
+    return pa.Table.from_batches([batch]).cast(schema.schema(1)).to_batches()[0]
+
+
+def test_narrow_hot_shards_version_2_shards_and_compaction_read_as_one_table(tmp_path):
+    from socius.platform.data import schema
+
+    lake = Lake(tmp_path / "lake")
+    batch = recorded_steps()
+    assert pa.types.is_int16(batch.schema.field(schema.MEMBER).type.index_type)
+    assert batch.schema.field(schema.OBS).type == pa.binary(30)
+    lake.write("steps", batch, "run_a", 0, "mixed")
+    lake.write("steps", version_2_rows(batch), "run_a", 0, "mixed")
+    table = lake.read("steps")
+    assert table.schema.field(schema.OBS).type == pa.binary()
+    assert table.num_rows == 2 * batch.num_rows
+    expected = pa.Table.from_batches([batch]).column(schema.OBS).to_pylist()
+    assert table.column(schema.OBS).to_pylist() == expected * 2
+    assert table.column(schema.MEMBER).to_pylist() == \
+        pa.Table.from_batches([batch]).column(schema.MEMBER).to_pylist() * 2
+    lake.compact("steps", "run_a", 0)
+    compacted = lake.read("steps")
+    assert [s.format for s in lake.shards("steps")] == ["parquet"]
+    assert sorted(compacted.column(schema.OBS).to_pylist()) == sorted(expected * 2)
+
+
+def test_more_ids_than_int16_counts_compact_and_read_back(tmp_path):
+    from socius.platform.data import schema
+
+    lake = Lake(tmp_path / "lake")
+    rows = 20_000
+    base = pa.Table.from_batches([recorded_steps(steps=1)]).slice(0, 1)
+    for part in range(2):  # 40,000 distinct matches in the generation, 20,000 per shard
+        columns = {name: np.repeat(base.column(name).to_numpy(zero_copy_only=False), rows)
+                   for name in base.column_names if name != schema.OBS}
+        columns[schema.MATCH_ID] = [f"m{part}-{i}" for i in range(rows)]
+        columns[schema.OBS] = np.zeros((rows, 30), np.uint8)
+        lake.write("steps", schema.step_batch(columns, 1), "run_a", 0, "pd")
+    lake.compact("steps", "run_a", 0)
+    ids = lake.read("steps", columns=[schema.MATCH_ID]).column(schema.MATCH_ID)
+    assert len(set(ids.to_pylist())) == 2 * rows
+    columns = {k: np.concatenate([v, v]) for k, v in columns.items()}  # one 40,000-row batch
+    columns[schema.MATCH_ID] = [f"m-{i}" for i in range(2 * rows)]
+    with pytest.raises(ValueError, match="'match_id': 40,000 distinct values"):
+        schema.step_batch(columns, 1)
+
+
 def test_background_commits_become_visible_in_order(tmp_path):
     lake = Lake(tmp_path / "lake")
     batch = pa.record_batch({"x": np.arange(1000)})
