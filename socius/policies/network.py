@@ -103,13 +103,15 @@ class SociusNet(nn.Module):
         """The recurrent state at an episode's start, `[batch, core_size]`."""
         return torch.zeros(batch, self.config.core_size)
 
-    def forward(self, obs: torch.Tensor, state: torch.Tensor | None = None
+    def forward(self, obs: torch.Tensor, state: torch.Tensor | None = None, tom: bool = True
                 ) -> dict[str, torch.Tensor]:
         """obs `[B, T, D]` (or `[B, D]`), state `[B, H]` -> logits, value, tom, state.
 
         Returns `features [.., core_size]` (the core's output), `action_logits [.., 6]`,
         `team_logits [.., M + 2]`, `value [..]`, `tom_action_logits [.., M, 6]`,
-        `tom_team_logits [.., M, M + 2]` and `state [B, H]` (empty for the MLP core)."""
+        `tom_team_logits [.., M, M + 2]` and `state [B, H]` (empty for the MLP core).
+        `tom=False` leaves the theory-of-mind logits out: acting does not need them, and their
+        head (per seat) is the largest matrix product of the network."""
         squeeze = obs.dim() == 2
         if squeeze:
             obs = obs.unsqueeze(1)
@@ -154,18 +156,20 @@ class SociusNet(nn.Module):
             z = self.core(x)
         action_valid = torch.arange(MAX_ACTIONS, device=obs.device) < n_actions.unsqueeze(-1)
         team_valid = torch.arange(cfg.team_moves, device=obs.device) < team_moves.unsqueeze(-1)
-        tom = self.tom_head(torch.cat([z.unsqueeze(-2).expand(*z.shape[:-1], m, z.shape[-1]),
-                                       seats, me.unsqueeze(-2).expand_as(seats)], -1))
         out = {
             "features": z,
             "action_logits": self.action_head(z).masked_fill(~action_valid, MASKED),
             "team_logits": self.team_head(z).masked_fill(~team_valid, MASKED),
             "value": self.value_head(z).squeeze(-1),
-            "tom_action_logits": tom[..., :MAX_ACTIONS].masked_fill(
-                ~action_valid.unsqueeze(-2), MASKED),
-            "tom_team_logits": tom[..., MAX_ACTIONS:].masked_fill(
-                ~team_valid.unsqueeze(-2), MASKED),
         }
+        if tom:
+            predicted = self.tom_head(torch.cat(
+                [z.unsqueeze(-2).expand(*z.shape[:-1], m, z.shape[-1]), seats,
+                 me.unsqueeze(-2).expand_as(seats)], -1))
+            out["tom_action_logits"] = predicted[..., :MAX_ACTIONS].masked_fill(
+                ~action_valid.unsqueeze(-2), MASKED)
+            out["tom_team_logits"] = predicted[..., MAX_ACTIONS:].masked_fill(
+                ~team_valid.unsqueeze(-2), MASKED)
         if squeeze:
             out = {k: v.squeeze(1) for k, v in out.items()}
         out["state"] = state if state is not None else torch.zeros(0)

@@ -151,7 +151,7 @@ class RolloutCollector:
                     continue
                 obs = self._observe(p)
                 state_before = self._state[p]
-                out = policy(torch.from_numpy(obs), state_before)
+                out = policy(torch.from_numpy(obs), state_before, tom=False)
                 if policy.recurrent:
                     self._state[p] = out["state"]
                 act, move, logp = self._sample(out, obs, p)
@@ -265,7 +265,8 @@ class RolloutCollector:
         policy, cfg = self.policies[p], self.settings
         # bootstrap from the value of the observation after the last step
         obs = self._observe(p)
-        last = policy(torch.from_numpy(obs), self._state[p])["value"].numpy()[self.pairs[p][2]]
+        last = policy(torch.from_numpy(obs), self._state[p], tom=False)["value"].numpy()
+        last = last[self.pairs[p][2]]
         arrays = {k: np.stack(v) for k, v in rec.items() if v}  # [T, k, ...]
         advantages = gae(arrays["reward"], arrays["value"], arrays["done"], last, cfg.gamma, cfg.lam)
         arrays["advantages"] = advantages
