@@ -38,6 +38,9 @@ def play_against(net: SociusNet, scenario: Scenario, partner: ScriptedPartner, e
     if scenario.n_players != 2:
         raise ValueError("play_against evaluates two-player scenarios")
     m = net.config.max_players
+    if partner.layout != net.config.layout:
+        raise ValueError(f"the partner reads observations of {partner.layout.max_players} seats, "
+                         f"the net of {m}: make the partner with layout=net.config.layout")
     engine = BatchedEngine([scenario], np.zeros(episodes, np.intp), max_players=m)
     out = engine.buffers()
     rng = np.random.default_rng(seed)

@@ -105,3 +105,16 @@ def test_support_follows_the_game():
         make_partner("saint")
     assert set(PARTNERS) >= {"always_cooperate", "always_defect", "tit_for_tat", "grim_trigger",
                              "win_stay_lose_shift", "fixed_mixed", "uniform_random"}
+
+
+def test_play_against_refuses_a_partner_reading_another_layout():
+    from socius.policies.evaluate import play_against
+    from socius.policies.network import NetConfig, SociusNet
+
+    net = SociusNet(NetConfig(max_players=2, core="mlp")).eval()
+    pd = classic("prisoners_dilemma__textbook", horizon=3)
+    with pytest.raises(ValueError, match="partner reads observations of 8 seats, the net of 2"):
+        play_against(net, pd, make_partner("tit_for_tat"), 4, seed=0)
+    result = play_against(net, pd, make_partner("tit_for_tat", layout=net.config.layout), 4,
+                          seed=0)
+    assert result.steps == 12
