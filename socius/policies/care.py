@@ -10,20 +10,27 @@ seat's own.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
-def care_weighted_rewards(rewards: np.ndarray, teams: np.ndarray, present: np.ndarray,
-                          care_team: np.ndarray, care_others: np.ndarray) -> np.ndarray:
+def care_weighted_rewards(rewards, teams, present, care_team, care_others):
     """Training rewards [M, B] from the step's rewards, teams and presence (all [M, B]) and each
-    seat's care weights ([M, B], broadcastable)."""
-    rewards = np.where(present, rewards, 0.0)
+    seat's care weights ([M, B], broadcastable): numpy arrays, or torch tensors on one device."""
+    xp = torch if isinstance(rewards, torch.Tensor) else np
+    rewards = xp.where(present, rewards, 0.0)
     m = rewards.shape[0]
-    not_me = ~np.eye(m, dtype=bool)[:, :, None]  # [me, other, 1]
+    eye = torch.eye(m, dtype=torch.bool, device=rewards.device) if xp is torch else \
+        np.eye(m, dtype=bool)
+    not_me = ~eye[:, :, None]  # [me, other, 1]
     both = present[:, None, :] & present[None, :, :] & not_me
     same = both & (teams[:, None, :] == teams[None, :, :])
     outside = both & ~same
-    team_sum = np.einsum("ijb,jb->ib", same, rewards)
-    others_sum = np.einsum("ijb,jb->ib", outside, rewards)
-    team_mean = team_sum / np.maximum(same.sum(1), 1)
-    others_mean = others_sum / np.maximum(outside.sum(1), 1)
-    return np.where(present, rewards + care_team * team_mean + care_others * others_mean, 0.0)
+    if xp is torch:  # torch's einsum takes no booleans
+        same, outside = same.to(rewards.dtype), outside.to(rewards.dtype)
+    team_sum = xp.einsum("ijb,jb->ib", same, rewards)
+    others_sum = xp.einsum("ijb,jb->ib", outside, rewards)
+    team_mean = team_sum / (same.sum(1).clamp(min=1) if xp is torch
+                            else np.maximum(same.sum(1), 1))
+    others_mean = others_sum / (outside.sum(1).clamp(min=1) if xp is torch
+                                else np.maximum(outside.sum(1), 1))
+    return xp.where(present, rewards + care_team * team_mean + care_others * others_mean, 0.0)

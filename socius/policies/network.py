@@ -94,6 +94,12 @@ class SociusNet(nn.Module):
         # (a partner's next move often answers the observer's last one)
         self.tom_head = nn.Sequential(nn.Linear(c + 2 * h, h), nn.ReLU(),
                                       nn.Linear(h, MAX_ACTIONS + cfg.team_moves))
+        # constants, made once (not saved in checkpoints): acting calls forward every step
+        self.register_buffer("_slot_offset", torch.arange(w).view(w, 1) * (MAX_ACTIONS + 1),
+                             persistent=False)
+        self.register_buffer("_event_bits", torch.arange(3), persistent=False)
+        self.register_buffer("_action_ids", torch.arange(MAX_ACTIONS), persistent=False)
+        self.register_buffer("_move_ids", torch.arange(cfg.team_moves), persistent=False)
 
     @property
     def recurrent(self) -> bool:
@@ -120,8 +126,7 @@ class SociusNet(nn.Module):
         tokens = obs[..., : lay.size].long()
         rules = obs[..., lay.size:]
         hist = tokens[..., : lay.teams].reshape(*tokens.shape[:-1], w, m)  # [B, T, W, M]
-        slot = torch.arange(w, device=obs.device).view(w, 1) * (MAX_ACTIONS + 1)
-        hist_emb = self.history_embed(hist + slot)  # [B, T, W, M, E]
+        hist_emb = self.history_embed(hist + self._slot_offset)  # [B, T, W, M, E]
         hist_emb = hist_emb.permute(0, 1, 3, 2, 4).reshape(*tokens.shape[:-1], m, -1)
         teams = tokens[..., lay.teams: lay.seat_mask]
         present = tokens[..., lay.seat_mask: lay.seat].float()
@@ -137,7 +142,7 @@ class SociusNet(nn.Module):
         pooled_others = (seats * others.unsqueeze(-1)).sum(-2) / others.sum(-1, True).clamp(min=1)
         pooled_mates = (seats * mates.unsqueeze(-1)).sum(-2) / mates.sum(-1, True).clamp(min=1)
         events = tokens[..., lay.events]
-        event_bits = torch.stack([(events >> k) & 1 for k in range(3)], -1).float()
+        event_bits = ((events.unsqueeze(-1) >> self._event_bits) & 1).float()
         clocks = torch.stack([tokens[..., lay.time_left].float() / 254,
                               (tokens[..., lay.time_left] > 0).float(),
                               tokens[..., lay.resource].float() / 254], -1)
@@ -154,8 +159,8 @@ class SociusNet(nn.Module):
             state = last.squeeze(0)
         else:
             z = self.core(x)
-        action_valid = torch.arange(MAX_ACTIONS, device=obs.device) < n_actions.unsqueeze(-1)
-        team_valid = torch.arange(cfg.team_moves, device=obs.device) < team_moves.unsqueeze(-1)
+        action_valid = self._action_ids < n_actions.unsqueeze(-1)
+        team_valid = self._move_ids < team_moves.unsqueeze(-1)
         out = {
             "features": z,
             "action_logits": self.action_head(z).masked_fill(~action_valid, MASKED),

@@ -59,6 +59,125 @@ class FinishedEpisode:
     betrayals: int = 0
 
 
+def seat_pairs(policies: list, seat_policy: np.ndarray, learn: np.ndarray, present: np.ndarray
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per policy: the (seats, instances) it plays and which of those pairs learn; checks that
+    every present seat has a policy and only nets learn."""
+    learn = np.asarray(learn, bool) & present
+    if seat_policy.shape != present.shape or learn.shape != present.shape:
+        raise ValueError(f"seat_policy and learn must have shape {present.shape}")
+    pairs = []
+    for p, policy in enumerate(policies):
+        seats, inst = np.nonzero((seat_policy == p) & present)
+        is_learning = learn[seats, inst]
+        if is_learning.any() and not isinstance(policy, SociusNet):
+            raise ValueError(f"policy {p} ({type(policy).__name__}) cannot learn")
+        pairs.append((seats, inst, is_learning))
+    unassigned = present & ~np.isin(seat_policy, np.arange(len(policies)))
+    if unassigned.any():
+        raise ValueError(f"{int(unassigned.sum())} present seats have no policy")
+    return pairs
+
+
+def sample_actions(out: dict[str, torch.Tensor], explore: torch.Tensor,
+                   generator: torch.Generator
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sampled (action, team move, log-prob) per row; rows where `explore` act uniformly at
+    random over the valid choices (masked logits stay masked; their log-probs stay the
+    policy's). No branch on the data, so a device never waits here."""
+    explore = explore[:, None]
+    action_logits = torch.where(explore & (out["action_logits"] > -1e8), 0.0,
+                                out["action_logits"])
+    team_logits = torch.where(explore & (out["team_logits"] > -1e8), 0.0, out["team_logits"])
+    act = torch.multinomial(torch.softmax(action_logits, -1), 1, generator=generator)[:, 0]
+    move = torch.multinomial(torch.softmax(team_logits, -1), 1, generator=generator)[:, 0]
+    logp = (torch.log_softmax(out["action_logits"], -1).gather(-1, act[:, None])[:, 0]
+            + torch.log_softmax(out["team_logits"], -1).gather(-1, move[:, None])[:, 0])
+    return act, move, logp
+
+
+def training_batch(arrays: dict[str, np.ndarray], last_value: np.ndarray, recurrent: bool,
+                   settings: RolloutSettings, env_agent_steps: int) -> RolloutBatch:
+    """A net's training columns from its recorded steps (`[T, k, ...]` host arrays: obs,
+    actions, logp, dist, value, reward, done, tom_actions, tom_moves, on_policy, state) and
+    the value after the last step: GAE, then recurrent chunks or flat rows, RLlib's names."""
+    advantages = gae(arrays["reward"], arrays["value"], arrays["done"], last_value,
+                     settings.gamma, settings.lam)
+    arrays["advantages"] = advantages
+    arrays["value_targets"] = advantages + arrays["value"]
+    n_rows = arrays["reward"].size
+    stats = {"reward_mean": float(arrays["reward"].mean() / settings.reward_scale)}
+    if recurrent:
+        columns = _chunk(arrays, settings.max_seq_len)
+    else:
+        columns = {k: v.reshape(-1, *v.shape[2:]) for k, v in arrays.items() if k != "state"}
+        columns["loss_mask"] = columns.pop("on_policy")
+        columns["tom_mask"] = np.ones(n_rows, bool)
+    return RolloutBatch(_rename(columns), recurrent, n_rows, env_agent_steps, stats)
+
+
+class EpisodeBook:
+    """Per-instance episode totals — returns, steps, team and rule changes, cooperation,
+    betrayals — fed one step at a time, and the episodes that ended (host arrays: the device
+    collector feeds it its recorded steps after each call)."""
+
+    def __init__(self, engine):
+        m, b = engine.max_players, engine.batch_size
+        self.present = np.asarray(engine.present)
+        self.n_players = np.asarray(engine.n_players)
+        self.cooperative_action = engine.catalog.game_cooperative_action  # [games], -1: none
+        self.episode_returns: list[float] = []
+        self.finished_episodes: list[FinishedEpisode] = []
+        self._steps = np.zeros(b, np.int64)
+        self._team_changes = np.zeros(b, np.int64)
+        self._rule_changes = np.zeros(b, np.int64)
+        self._episode_cooperated = np.zeros((m, b), np.int64)
+        self._episode_could = np.zeros((m, b), np.int64)
+        self._betrayals = np.zeros(b, np.int64)
+        self._mutual = np.zeros(b, bool)  # every present seat cooperated on the last step
+        self._return = np.zeros((m, b))
+        # per seat and instance, since the caller last cleared them: steps in games that have a
+        # cooperative action, and how many of them the seat cooperated in
+        self.cooperation_steps = np.zeros((m, b), np.int64)
+        self.cooperated = np.zeros((m, b), np.int64)
+
+    def count_cooperation(self, actions: np.ndarray, game: np.ndarray) -> None:
+        """Before a step: the joint action `[M, B]` played in stage games `game` `[B]`."""
+        cooperative = self.cooperative_action[game]  # [B]
+        defined = self.present & (cooperative >= 0)[None, :]
+        cooperated = defined & (actions == cooperative[None, :])
+        self.cooperation_steps += defined
+        self.cooperated += cooperated
+        self._episode_could += defined
+        self._episode_cooperated += cooperated
+        self._steps += 1
+        self._betrayals += (defined & ~cooperated).sum(0) * self._mutual
+        self._mutual = (cooperated | ~self.present).all(0) & defined.any(0)
+
+    def record(self, rewards: np.ndarray, done: np.ndarray, episode: np.ndarray,
+               teams_changed: np.ndarray, rules_changed: np.ndarray) -> None:
+        """After a step: its rewards `[M, B]`, which instances ended and the episode counter
+        they were in, and where teams or the stage game changed."""
+        self._team_changes += ~done & teams_changed
+        self._rule_changes += ~done & rules_changed
+        self._return += rewards
+        if not done.any():
+            return
+        finished = np.flatnonzero(done)
+        self.episode_returns.extend(self._return[:, finished][self.present[:, finished]].tolist())
+        n = self.n_players
+        self.finished_episodes.extend(FinishedEpisode(
+            int(b), int(episode[b]), self._return[: n[b], b].copy(), int(self._steps[b]),
+            int(self._team_changes[b]), int(self._rule_changes[b]),
+            self._episode_cooperated[: n[b], b].copy(), self._episode_could[: n[b], b].copy(),
+            int(self._betrayals[b])) for b in finished)
+        for totals in (self._return, self._episode_cooperated, self._episode_could):
+            totals[:, finished] = 0
+        for totals in (self._steps, self._team_changes, self._rule_changes, self._betrayals):
+            totals[finished] = 0
+        self._mutual[finished] = False
+
+
 class RolloutCollector:
     """Plays `engine` with `policies[seat_policy[seat, b]]` in each seat."""
 
@@ -71,24 +190,12 @@ class RolloutCollector:
         self.log_steps = log_steps  # keep every seat's step in `step_log` (for the rollout lake)
         self.step_log: dict[str, np.ndarray] = {}
         self.settings = settings or RolloutSettings()
-        m, b = engine.max_players, engine.batch_size
-        seat_policy = np.asarray(seat_policy)
-        learn = np.asarray(learn, bool) & engine.present
-        if seat_policy.shape != (m, b) or learn.shape != (m, b):
-            raise ValueError(f"seat_policy and learn must have shape {(m, b)}")
-        self.seat_policy = seat_policy
+        b = engine.batch_size
+        self.present = engine.present
+        self.seat_policy = np.asarray(seat_policy)
         # per policy: care for its teammates and for everyone else (policies/care.py)
         self.care = np.zeros((len(policies), 2))
-        self.pairs = []  # per policy: (seats, instances, learn mask)
-        for p, policy in enumerate(policies):
-            seats, inst = np.nonzero((seat_policy == p) & engine.present)
-            is_learning = learn[seats, inst]
-            if is_learning.any() and not isinstance(policy, SociusNet):
-                raise ValueError(f"policy {p} ({type(policy).__name__}) cannot learn")
-            self.pairs.append((seats, inst, is_learning))
-        unassigned = engine.present & ~np.isin(seat_policy, np.arange(len(policies)))
-        if unassigned.any():
-            raise ValueError(f"{int(unassigned.sum())} present seats have no policy")
+        self.pairs = seat_pairs(policies, self.seat_policy, learn, engine.present)
         self._rng = np.random.default_rng(seed)
         self._torch_rng = torch.Generator().manual_seed(seed)
         self.buffers = engine.buffers()
@@ -100,27 +207,14 @@ class RolloutCollector:
                         for p, (s, _, _) in zip(policies, self.pairs, strict=True)]
         self._explore = [(self._rng.random(len(s)) < self.settings.explore_prob) & lrn
                          for s, _, lrn in self.pairs]
-        self.episode_returns: list[float] = []
-        self.finished_episodes: list[FinishedEpisode] = []
-        self._episode_steps = np.zeros(b, np.int64)
-        self._team_changes = np.zeros(b, np.int64)
-        self._rule_changes = np.zeros(b, np.int64)
-        self._episode_cooperated = np.zeros((m, b), np.int64)
-        self._episode_could = np.zeros((m, b), np.int64)
-        self._betrayals = np.zeros(b, np.int64)
-        self._mutual = np.zeros(b, bool)  # every present seat cooperated on the last step
-        self._running_return = np.zeros((m, b))
-        # per seat and instance: steps in games that have a cooperative action, and how many of
-        # them the seat cooperated in
-        self.cooperation_steps = np.zeros((m, b), np.int64)
-        self.cooperated = np.zeros((m, b), np.int64)
+        self.book = EpisodeBook(engine)
 
     def _observe(self, p: int) -> np.ndarray:
         seats, inst, _ = self.pairs[p]
         rows = self.buffers.tokens[seats, :, inst]
         return flat_observation(rows, self.engine.rule_table[self.buffers.rules_index[seats, inst]])
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def collect(self, steps: int) -> dict[int, RolloutBatch]:
         """Play `steps` steps of every instance; return a batch per learning policy."""
         eng, cfg = self.engine, self.settings
@@ -154,7 +248,8 @@ class RolloutCollector:
                 out = policy(torch.from_numpy(obs), state_before, tom=False)
                 if policy.recurrent:
                     self._state[p] = out["state"]
-                act, move, logp = self._sample(out, obs, p)
+                act, move, logp = (x.numpy() for x in sample_actions(
+                    out, torch.from_numpy(self._explore[p]), self._torch_rng))
                 actions[seats, inst], moves[seats, inst] = act, move
                 logp_all[seats, inst], value_all[seats, inst] = logp, out["value"].numpy()
                 if p in record:
@@ -165,12 +260,11 @@ class RolloutCollector:
                           "episode": eng.episode.copy(), "step": eng.t.copy(), "game": game,
                           "action": actions, "team_move": moves, "action_logp": logp_all,
                           "value": value_all}
-            self._count_cooperation(actions)
+            self.book.count_cooperation(actions, eng.game)
             teams, game, episode = eng.teams.copy(), eng.game.copy(), eng.episode.copy()
             eng.step(actions, self.buffers, moves if eng.any_coalition else None)
             done = self.buffers.terminated | self.buffers.truncated
-            self._team_changes += ~done & (teams != eng.teams).any(0)
-            self._rule_changes += ~done & (game != eng.game)
+            teams_changed, rules_changed = (teams != eng.teams).any(0), game != eng.game
             train_rewards = care_weighted_rewards(self.buffers.rewards, teams, eng.present,
                                                   care_team, care_others) \
                 if caring else self.buffers.rewards
@@ -180,7 +274,6 @@ class RolloutCollector:
                               truncated=self.buffers.truncated.copy())
                 for key, value in before.items():
                     log.setdefault(key, []).append(value)
-            self._running_return += self.buffers.rewards
             for p, (obs, act, move, logp, out, state_before) in outputs.items():
                 seats, inst, lrn = self.pairs[p]
                 rec = record[p]
@@ -199,58 +292,15 @@ class RolloutCollector:
                 rec["on_policy"].append(~self._explore[p][lrn])
                 if state_before is not None:
                     rec["state"].append(state_before.numpy()[lrn])
-            self._end_episodes(done, episode)
+            self.book.record(self.buffers.rewards, done, episode, teams_changed, rules_changed)
+            self._new_episodes(done)
         self.step_log = {k: np.stack(v) for k, v in log.items()}  # [T, M, B, ...] / [T, B]
         return {p: self._finish(p, record[p], steps) for p in learners}
 
-    def _count_cooperation(self, actions: np.ndarray) -> None:
-        cooperative = self.engine.catalog.game_cooperative_action[self.engine.game]  # [B]
-        defined = self.engine.present & (cooperative >= 0)[None, :]
-        cooperated = defined & (actions == cooperative[None, :])
-        self.cooperation_steps += defined
-        self.cooperated += cooperated
-        self._episode_could += defined
-        self._episode_cooperated += cooperated
-        self._episode_steps += 1
-        self._betrayals += (defined & ~cooperated).sum(0) * self._mutual
-        self._mutual = (cooperated | ~self.engine.present).all(0) & defined.any(0)
-
-    def _sample(self, out: dict[str, torch.Tensor], obs: np.ndarray, p: int):
-        """Sampled (action, team move, log-prob); exploring pairs act uniformly at random."""
-        action_logits, team_logits = out["action_logits"], out["team_logits"]
-        explore = torch.from_numpy(self._explore[p])
-        if explore.any():  # uniform over the valid choices: masked logits stay masked
-            action_logits = torch.where(explore[:, None] & (action_logits > -1e8),
-                                        torch.zeros(()), action_logits)
-            team_logits = torch.where(explore[:, None] & (team_logits > -1e8),
-                                      torch.zeros(()), team_logits)
-        act = torch.multinomial(torch.softmax(action_logits, -1), 1, generator=self._torch_rng)[:, 0]
-        move = torch.multinomial(torch.softmax(team_logits, -1), 1, generator=self._torch_rng)[:, 0]
-        logp = (torch.log_softmax(out["action_logits"], -1).gather(-1, act[:, None])[:, 0]
-                + torch.log_softmax(out["team_logits"], -1).gather(-1, move[:, None])[:, 0])
-        return act.numpy(), move.numpy(), logp.numpy()
-
-    def _end_episodes(self, done: np.ndarray, episode: np.ndarray) -> None:
+    def _new_episodes(self, done: np.ndarray) -> None:
+        """Recurrent states start over and exploration is drawn again where episodes ended."""
         if not done.any():
             return
-        finished = np.flatnonzero(done)
-        present = self.engine.present[:, finished]
-        self.episode_returns.extend(self._running_return[:, finished][present].tolist())
-        n_players = self.engine.n_players
-        self.finished_episodes.extend(FinishedEpisode(
-            int(b), int(episode[b]), self._running_return[: n_players[b], b].copy(),
-            int(self._episode_steps[b]), int(self._team_changes[b]), int(self._rule_changes[b]),
-            self._episode_cooperated[: n_players[b], b].copy(),
-            self._episode_could[: n_players[b], b].copy(), int(self._betrayals[b]))
-            for b in finished)
-        self._running_return[:, finished] = 0.0
-        self._episode_steps[finished] = 0
-        self._team_changes[finished] = 0
-        self._rule_changes[finished] = 0
-        self._episode_cooperated[:, finished] = 0
-        self._episode_could[:, finished] = 0
-        self._betrayals[finished] = 0
-        self._mutual[finished] = False
         for p, (_, inst, lrn) in enumerate(self.pairs):
             ended = done[inst]
             if not ended.any():
@@ -260,27 +310,16 @@ class RolloutCollector:
             draw = self._rng.random(int(ended.sum())) < self.settings.explore_prob
             self._explore[p][ended] = draw & lrn[ended]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _finish(self, p: int, rec: dict[str, list], steps: int) -> RolloutBatch:
-        policy, cfg = self.policies[p], self.settings
+        policy = self.policies[p]
         # bootstrap from the value of the observation after the last step
         obs = self._observe(p)
         last = policy(torch.from_numpy(obs), self._state[p], tom=False)["value"].numpy()
         last = last[self.pairs[p][2]]
         arrays = {k: np.stack(v) for k, v in rec.items() if v}  # [T, k, ...]
-        advantages = gae(arrays["reward"], arrays["value"], arrays["done"], last, cfg.gamma, cfg.lam)
-        arrays["advantages"] = advantages
-        arrays["value_targets"] = advantages + arrays["value"]
-        n_rows = arrays["reward"].size
-        stats = {"reward_mean": float(arrays["reward"].mean() / cfg.reward_scale)}
-        env_agent_steps = steps * self.engine.agent_count
-        if policy.recurrent:
-            columns = _chunk(arrays, cfg.max_seq_len)
-        else:
-            columns = {k: v.reshape(-1, *v.shape[2:]) for k, v in arrays.items() if k != "state"}
-            columns["loss_mask"] = columns.pop("on_policy")
-            columns["tom_mask"] = np.ones(n_rows, bool)
-        return RolloutBatch(_rename(columns), policy.recurrent, n_rows, env_agent_steps, stats)
+        return training_batch(arrays, last, policy.recurrent, self.settings,
+                              steps * self.engine.agent_count)
 
 
 def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_value: np.ndarray,

@@ -34,13 +34,19 @@ def mixed_tickets(count=24):
     return tickets
 
 
+# None: the numpy engine and the host collector; "cpu" (and "cuda" where there is one): the
+# torch engine and the device collector
+DEVICES = [None, "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("core", ["mlp", "gru"])
-def test_runner_matches_the_per_agent_reference(core):
+def test_runner_matches_the_per_agent_reference(core, device):
     torch.manual_seed(0)
     config = NetConfig(max_players=4, core=core)
     nets = {"main_0": SociusNet(config).eval(), "main_1": SociusNet(config).eval()}
     weights = {m: weights_of(n) for m, n in nets.items()}
-    runner = Runner(config, steps=20, seed=3)
+    runner = Runner(config, steps=20, seed=3, device=device)
     batch, stats = runner.run(mixed_tickets(), weights)
     assert set(batch.policy_batches) == {"main_0"}  # main_1 plays but never learns here
     columns = {k: (v.numpy() if hasattr(v, "numpy") else v)
@@ -72,12 +78,13 @@ def test_runner_matches_the_per_agent_reference(core):
     assert stats["agent_steps_trainable"] == int(np.sum(columns["tom_mask"]))
 
 
-def test_same_seed_tickets_and_weights_give_the_same_batch():
+@pytest.mark.parametrize("device", DEVICES)
+def test_same_seed_tickets_and_weights_give_the_same_batch(device):
     torch.manual_seed(1)
     config = NetConfig(max_players=4, core="mlp")
     weights = {"main_0": weights_of(SociusNet(config)), "main_1": weights_of(SociusNet(config))}
-    first, _ = Runner(config, steps=12, seed=5).run(mixed_tickets(), weights)
-    second, _ = Runner(config, steps=12, seed=5).run(mixed_tickets(), weights)
+    first, _ = Runner(config, steps=12, seed=5, device=device).run(mixed_tickets(), weights)
+    second, _ = Runner(config, steps=12, seed=5, device=device).run(mixed_tickets(), weights)
     for key in ("obs", "actions", "action_logp", "advantages"):
         assert torch.equal(first.policy_batches["main_0"][key],
                            second.policy_batches["main_0"][key]), key
@@ -106,9 +113,9 @@ def test_tickets_are_validated():
         MatchTicket("m", pd, ("a", "scripted:tit_for_tat"), (True, True))
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session):
+def ipd_through_the_loop(device: str | None, seed: int):
+    """(cooperation with tit-for-tat, defection against always-defect) of a GRU net trained
+    by PPO through runner actors and the loop, among an unlabelled mix of both partners."""
     from socius.platform.training.loop import training_loop
     from socius.platform.training.runner import RunnerActor
     from socius.policies.trainer import PPOSettings, build_learner_group, learner_weights
@@ -119,19 +126,30 @@ def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session):
         partner = "scripted:tit_for_tat" if (b // 2) % 2 == 0 else "scripted:always_defect"
         seats = ("main_0", partner) if b % 2 == 0 else (partner, "main_0")
         tickets.append(MatchTicket(f"m{b}", ipd, seats, tuple(s == "main_0" for s in seats)))
-    config, ppo = NetConfig(core="gru"), PPOSettings()
-    torch.manual_seed(0)
+    # the torch engine plays at most 4 seats
+    config, ppo = NetConfig(core="gru", max_players=8 if device is None else 2), PPOSettings()
+    torch.manual_seed(seed)
     group = build_learner_group(config, ppo, 200_000, module_ids=("main_0",))
-    runners = [RunnerActor.remote(config, 32, seed=0)]
+    runners = [RunnerActor.remote(config, 32, seed=seed, device=device)]
     result = training_loop(group, runners, lambda k: [tickets], 49, ppo, minibatch_size=1024)
     assert result.agent_steps_trained >= 200_000
     net = SociusNet(config)
     net.load_state_dict(learner_weights(group, "main_0"))
     net.eval()
-    with_tft = play_against(net, ipd, make_partner("tit_for_tat"), 200, seed=1)
-    with_alld = play_against(net, ipd, make_partner("always_defect"), 200, seed=2)
-    assert with_tft.action_freq[0] >= 0.9 and with_alld.action_freq[1] >= 0.9
     group.shutdown()
+    with_tft = play_against(net, ipd, make_partner("tit_for_tat", layout=config.layout), 200,
+                            seed=1)
+    with_alld = play_against(net, ipd, make_partner("always_defect", layout=config.layout), 200,
+                             seed=2)
+    return with_tft.action_freq[0], with_alld.action_freq[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session, device):
+    cooperation, defection = ipd_through_the_loop(device, seed=0)
+    assert cooperation >= 0.9 and defection >= 0.9
 
 
 @pytest.mark.slow
@@ -157,14 +175,15 @@ def test_several_runners_feed_one_local_learner(ray_session, core):
     group.shutdown()
 
 
-def test_runner_records_every_seat_step_in_the_rollout_schema():
+@pytest.mark.parametrize("device", DEVICES)
+def test_runner_records_every_seat_step_in_the_rollout_schema(device):
     from socius.platform.data import schema
 
     torch.manual_seed(2)
     config = NetConfig(max_players=4, core="mlp")
     weights = {"main_0": weights_of(SociusNet(config)), "main_1": weights_of(SociusNet(config))}
     tickets = mixed_tickets(12)
-    runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a")
+    runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a", device=device)
     batch, stats = runner.run(tickets, weights)
     steps = stats["steps"]
     assert steps.schema.metadata[b"socius.rollout_schema"] == b"3"
@@ -189,3 +208,28 @@ def test_runner_records_every_seat_step_in_the_rollout_schema():
     for match, family, game in zip(table[schema.MATCH_ID], table[schema.FAMILY],
                                    table[schema.GAME], strict=True):
         assert family == by_match[match].games[0].family and game < len(by_match[match].games)
+
+
+def test_device_and_host_runners_report_the_same_matches():
+    """Scripted players that draw no random numbers: the torch engine and the device
+    collector's episode book give exactly the host path's match results."""
+    space = ScenarioSpace(max_players=4, p_coalition=0.5, p_teams=0.8, p_reteam_range=(0.1, 0.3),
+                          p_rule_changes=0.5, families=("prisoners_dilemma", "public_goods",
+                                                        "stag_hunt"))
+    players = ("scripted:tit_for_tat", "scripted:always_defect", "scripted:grim_trigger",
+               "scripted:always_cooperate")
+    tickets = []
+    for k in range(40):
+        sc = space.sample(k)
+        seats = tuple(players[(k + i) % 4] for i in range(sc.n_players))
+        tickets.append(MatchTicket(f"m{k}", sc, seats, (False,) * sc.n_players, seed=k))
+    config = NetConfig(max_players=4, core="mlp")
+    host, device = Runner(config, steps=60, seed=4), Runner(config, steps=60, seed=4,
+                                                           device="cpu")
+    for _ in range(2):  # episodes continue across calls
+        _, expected = host.run(tickets, {})
+        _, got = device.run(tickets, {})
+        assert got["results"] == expected["results"] and len(expected["results"]) > 40
+        assert got["cooperation"] == expected["cooperation"]
+        assert got["episode_returns"] == expected["episode_returns"]
+        assert sum(r.team_changes for r in expected["results"]) > 0

@@ -58,3 +58,18 @@ def test_the_collector_trains_on_care_weighted_rewards():
     expected = (rewards[:, 0] + rewards[:, 1]).mean()
     assert batch.stats["reward_mean"] == pytest.approx(expected, rel=1e-5)
     assert rewards[:, 0].mean() < expected  # the partner's reward really was added
+
+
+def test_care_on_torch_tensors_equals_numpy():
+    import torch
+
+    rng = np.random.default_rng(5)
+    rewards = rng.normal(size=(4, 50)).astype(np.float32)
+    teams = rng.integers(0, 3, (4, 50)).astype(np.int8)
+    present = rng.random((4, 50)) < 0.8
+    care_team, care_others = rng.random((4, 50)), rng.random((4, 50))
+    expected = care_weighted_rewards(rewards, teams, present, care_team, care_others)
+    got = care_weighted_rewards(*(torch.from_numpy(a) for a in (rewards, teams, present)),
+                                torch.from_numpy(care_team).float(),
+                                torch.from_numpy(care_others).float())
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -6,7 +6,7 @@ import torch
 
 from socius.envs import BatchedEngine, classic
 from socius.policies.network import NetConfig, SociusNet
-from socius.policies.rollout import RolloutCollector, RolloutSettings, gae
+from socius.policies.rollout import RolloutCollector, RolloutSettings, gae, sample_actions
 from socius.policies.scripted import make_partner
 
 
@@ -122,8 +122,32 @@ def test_betrayals_count_defections_right_after_all_round_cooperation():
             key = (b, int(episodes[t, b]))
             expected[key] = expected.get(key, 0) + (int((~coop).sum()) if mutual else 0)
             mutual = bool(coop.all())
-    finished = run.finished_episodes
+    finished = run.book.finished_episodes
     assert len(finished) > 50
     assert [e.betrayals for e in finished] == [expected[(e.instance, e.episode)]
                                                for e in finished]
     assert sum(e.betrayals for e in finished) > 0
+
+
+def test_sampling_follows_the_policy_and_explores_uniformly_over_valid_choices():
+    n = 200_000
+    probs = np.array([0.5, 0.3, 0.2, 0, 0, 0])  # three valid actions, as masked logits give
+    action_logits = torch.log(torch.tensor(probs, dtype=torch.float32)).clamp(min=-1e9)
+    team_logits = torch.tensor([0.0, np.log(3.0)] + [-1e9] * 8, dtype=torch.float32)
+    out = {"action_logits": action_logits.expand(n, 6).clone(),
+           "team_logits": team_logits.expand(n, 10).clone()}
+    explore = torch.from_numpy(np.arange(n) % 4 == 0)  # a quarter of the rows explore
+    act, move, logp = (x.numpy() for x in sample_actions(out, explore,
+                                                          torch.Generator().manual_seed(0)))
+    policy, explored = np.arange(n) % 4 != 0, np.arange(n) % 4 == 0
+    assert set(np.unique(act)) == {0, 1, 2} and set(np.unique(move)) == {0, 1}  # never masked
+    np.testing.assert_allclose(np.bincount(act[policy], minlength=6) / policy.sum(), probs,
+                               atol=0.006)
+    np.testing.assert_allclose(np.bincount(move[policy]) / policy.sum(), [0.25, 0.75], atol=0.006)
+    np.testing.assert_allclose(np.bincount(act[explored]) / explored.sum(), [1 / 3] * 3,
+                               atol=0.008)
+    np.testing.assert_allclose(np.bincount(move[explored]) / explored.sum(), [0.5, 0.5],
+                               atol=0.008)
+    # log-probs are the policy's, also on exploring rows (they are masked out of the loss)
+    expected = np.log(probs[act]) + np.log(np.array([0.25, 0.75])[move])
+    np.testing.assert_allclose(logp, expected, atol=1e-5)

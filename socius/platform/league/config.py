@@ -119,6 +119,9 @@ class PlacementConfig(Strict):
     league_on_head: bool = Field(True, description="pin the league actor and the lake writer to "
                                  "the head node (they hold the run's state and write its files)")
     runner_cpus: float = Field(1.0, gt=0, description="CPUs each runner actor reserves")
+    runner_gpus: float = Field(0.0, ge=0, description="GPUs each runner reserves; above 0 the "
+                               "runner keeps its engine, nets and sampling as torch tensors on "
+                               "its GPU (leagues of at most 4 seats without common-pool games)")
     runner_resources: dict[str, float] = Field(
         default_factory=dict, description="custom Ray resources each runner needs, e.g. "
         "{socius_runner: 1} to keep runners on the CPU workers that advertise it")

@@ -162,7 +162,10 @@ class LeagueRun:
                                entropy_start=config.entropy, entropy_end=config.entropy)
         self.learning = sorted(m.id for m in state.learners())
         placement, cluster = config.placement, ray.cluster_resources()
-        place.check_feasible(placement, cluster)  # before any actor waits for what cannot come
+        # before any actor waits for what cannot come
+        place.check_feasible(placement, cluster, config.runners)
+        device = place.runner_device(placement, seats,
+                                     {g.family for s in scenarios for g in s.games})
         self.group = build_learner_group(
             self.net_config, self.ppo, total_steps=10**9, module_ids=tuple(self.learning),
             num_learners=placement.learners,
@@ -170,7 +173,8 @@ class LeagueRun:
             resources_per_learner=placement.learner_resources)
         self.runners = [RunnerActor.options(**place.runner_options(placement)).remote(
             self.net_config, config.steps_per_round, seed=config.seed + i,
-            record=config.data.store, run_id=run_dir.name) for i in range(config.runners)]
+            record=config.data.store, run_id=run_dir.name, device=device)
+            for i in range(config.runners)]
         state_options = place.state_options(placement)  # league actor and writer: the head
         self.mirror = None
         if config.tracking.mirror:

@@ -9,6 +9,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from socius.envs.catalog import SMALL_SEATS
 from socius.platform.league.config import PlacementConfig
 
 HEAD_RESOURCE = "node:__internal_head__"  # Ray gives the head node this resource
@@ -26,7 +27,8 @@ def head_node_id() -> str | None:
     return None
 
 
-def check_feasible(placement: PlacementConfig, cluster: dict[str, float]) -> None:
+def check_feasible(placement: PlacementConfig, cluster: dict[str, float], runners: int = 1
+                   ) -> None:
     """Refuse a placement the cluster cannot meet (Ray would wait forever for it); the
     message names the key."""
     for key, needs in (("runner_resources", placement.runner_resources),
@@ -36,6 +38,9 @@ def check_feasible(placement: PlacementConfig, cluster: dict[str, float]) -> Non
                 offered = sorted(k for k in cluster if not k.startswith("node:"))
                 raise ValueError(f"placement.{key}: no node of this cluster offers {name!r} "
                                  f"(resources offered: {offered})")
+    if placement.runner_gpus * runners > cluster.get("GPU", 0):
+        raise ValueError(f"placement.runner_gpus: {runners} runners x {placement.runner_gpus} "
+                         f"GPUs asked, the cluster has {cluster.get('GPU', 0)} GPUs")
     if (placement.learner_gpus or 0) > cluster.get("GPU", 0):
         raise ValueError(f"placement.learner_gpus: {placement.learner_gpus} asked, the cluster "
                          f"has {cluster.get('GPU', 0)} GPUs")
@@ -49,7 +54,21 @@ def learner_gpus(placement: PlacementConfig, cluster: dict[str, float]) -> float
 
 
 def runner_options(placement: PlacementConfig) -> dict[str, Any]:
-    return {"num_cpus": placement.runner_cpus, "resources": dict(placement.runner_resources)}
+    return {"num_cpus": placement.runner_cpus, "num_gpus": placement.runner_gpus,
+            "resources": dict(placement.runner_resources)}
+
+
+def runner_device(placement: PlacementConfig, seats: int, families: set[str]) -> str | None:
+    """The torch device of the runners' engines and nets — their GPU, or None (numpy on the
+    CPU) — refusing leagues the torch engine does not run (naming the keys)."""
+    if placement.runner_gpus <= 0:
+        return None
+    if seats > SMALL_SEATS or "common_pool" in families:
+        raise ValueError(f"placement.runner_gpus: GPU runners play leagues of at most "
+                         f"{SMALL_SEATS} seats without common-pool games; this league has "
+                         f"scenarios.max_players={seats}"
+                         + (" and common_pool games" if "common_pool" in families else ""))
+    return "cuda"
 
 
 def state_options(placement: PlacementConfig) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """`Runner`: plays match tickets on one batched engine and returns per-member training batches.
 
-A thin shell around `RolloutCollector` (batched forward passes, GAE in arrays, learn masks),
-plus a weight pool keyed by content hash. As a Ray actor (`RunnerActor`) it hands its batch to
+A thin shell around `RolloutCollector` (batched forward passes, GAE in arrays, learn masks) —
+or, given a torch device, `DeviceCollector` (the same on the torch engine) — plus a weight pool
+keyed by content hash. As a Ray actor (`RunnerActor`) it hands its batch to
 the learners through the object store. Tickets that repeat the previous call's matches keep the
 same engine, so episodes (and recurrent state) continue across calls.
 """
@@ -23,9 +24,11 @@ from socius.platform.data import schema
 from socius.platform.league.results import MatchResult
 from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightPool, WeightsHandle
+from socius.policies.device_rollout import DeviceCollector
 from socius.policies.network import NetConfig, SociusNet
 from socius.policies.rollout import RolloutCollector, RolloutSettings
 from socius.policies.scripted import make_partner
+from socius.policies.torch_engine import TorchEngine
 from socius.policies.trainer import to_multi_agent_batch
 
 
@@ -37,12 +40,16 @@ class Runner:
     """Plays `steps` steps of every ticket per `run` call (one engine instance per ticket)."""
 
     def __init__(self, net_config: NetConfig, steps: int, rollout: RolloutSettings | None = None,
-                 seed: int = 0, record: bool = False, run_id: str = "run"):
+                 seed: int = 0, record: bool = False, run_id: str = "run",
+                 device: str | None = None):
+        """`device` (e.g. "cuda"): engine, nets and sampling as torch tensors there
+        (`DeviceCollector`; table-driven engines: at most 4 seats, no common-pool games);
+        None: numpy engine and torch nets on the CPU (`RolloutCollector`)."""
         torch.set_num_threads(1)  # more threads than cores made sampling 10x slower here
         self.net_config, self.steps = net_config, steps
         self.rollout = rollout or RolloutSettings()
-        self.seed, self.record, self.run_id = seed, record, run_id
-        self.pool = WeightPool(net_config, fetch=_resolve)
+        self.seed, self.record, self.run_id, self.device = seed, record, run_id, device
+        self.pool = WeightPool(net_config, fetch=_resolve, device=device or "cpu")
         self._key: tuple | None = None
         self._collector: RolloutCollector | None = None
         self._members: list[str] = []
@@ -67,9 +74,12 @@ class Runner:
                     for s in scripted]
         placeholders = [self.pool.net(WeightsHandle("init", _initial_state(self.net_config)))
                         for _ in members]
-        self._collector = RolloutCollector(engine, placeholders + partners, seat_policy, learn,
-                                           self.rollout, seed=self.seed + 7919 * self._calls,
-                                           log_steps=self.record)
+        collect = RolloutCollector if self.device is None else DeviceCollector
+        if self.device is not None:
+            engine = TorchEngine(engine, self.device)
+        self._collector = collect(engine, placeholders + partners, seat_policy, learn,
+                                  self.rollout, seed=self.seed + 7919 * self._calls,
+                                  log_steps=self.record)
         self._members = members
         self._seat_names = members + scripted
         self._tickets = tickets
@@ -104,8 +114,8 @@ class Runner:
                                tuple(e.could_cooperate.tolist()), e.episode, e.team_changes,
                                e.rule_changes, e.betrayals)
                    for t, e in ((self._tickets[e.instance], e)
-                                for e in collector.finished_episodes)]
-        collector.finished_episodes.clear()
+                                for e in collector.book.finished_episodes)]
+        collector.book.finished_episodes.clear()
         stats = {
             "cooperation": self._cooperation(),
             "results": results,
@@ -113,10 +123,10 @@ class Runner:
             "agent_steps_trainable": trained,
             "steps_by_member": {m: b.agent_steps for m, b in by_member.items()},
             "seconds": time.perf_counter() - start,
-            "episode_returns": collector.episode_returns[-1000:],
+            "episode_returns": collector.book.episode_returns[-1000:],
             "weight_fetches": self.pool.fetches,
         }
-        collector.episode_returns.clear()
+        collector.book.episode_returns.clear()
         if self.record:
             stats["steps"] = self.step_record()
         if not by_member:
@@ -140,16 +150,16 @@ class Runner:
         collector, counts = self._collector, {}
         for p, name in enumerate(self._seat_names):
             seats, inst, _ = collector.pairs[p]
-            counts[name] = (int(collector.cooperated[seats, inst].sum()),
-                            int(collector.cooperation_steps[seats, inst].sum()))
-        collector.cooperated[:] = 0
-        collector.cooperation_steps[:] = 0
+            counts[name] = (int(collector.book.cooperated[seats, inst].sum()),
+                            int(collector.book.cooperation_steps[seats, inst].sum()))
+        collector.book.cooperated[:] = 0
+        collector.book.cooperation_steps[:] = 0
         return counts
 
     def step_record(self) -> pa.RecordBatch:
         """The last call's steps, one row per present seat and step (`data.schema`)."""
         log, tickets = self._collector.step_log, self._tickets
-        present = self._collector.engine.present  # [M, B]
+        present = self._collector.present  # [M, B]
         t_len = log["action"].shape[0]
         t_idx, seat, inst = np.nonzero(np.broadcast_to(present, (t_len, *present.shape)))
         members = np.array([list(t.seats) + [""] * (present.shape[0] - len(t.seats))

@@ -34,10 +34,12 @@ def state_digest(state: dict[str, Any]) -> str:
 
 
 class WeightPool:
-    """Nets keyed by weight hash, at most `capacity` of them (least recently used go first)."""
+    """Nets keyed by weight hash, at most `capacity` of them (least recently used go first),
+    on `device`."""
 
-    def __init__(self, config: NetConfig, capacity: int = 64, fetch=None):
-        self.config, self.capacity = config, capacity
+    def __init__(self, config: NetConfig, capacity: int = 64, fetch=None,
+                 device: str | torch.device = "cpu"):
+        self.config, self.capacity, self.device = config, capacity, torch.device(device)
         self._nets: OrderedDict[str, SociusNet] = OrderedDict()
         self._fetch = fetch or (lambda source: source)
         self.fetches = 0
@@ -50,7 +52,7 @@ class WeightPool:
         state = self._fetch(handle.source)
         net = SociusNet(self.config)
         net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
-        net.eval()
+        net.to(self.device).eval()
         self.fetches += 1
         self._nets[handle.digest] = net
         while len(self._nets) > self.capacity:

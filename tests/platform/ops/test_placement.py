@@ -3,12 +3,18 @@
 import pytest
 
 from socius.platform.league.config import PlacementConfig, load_config
-from socius.platform.ops.placement import check_feasible, learner_gpus, runner_options
+from socius.platform.ops.placement import (
+    check_feasible,
+    learner_gpus,
+    runner_device,
+    runner_options,
+)
 
 
 def test_runner_options_carry_cpus_and_custom_resources():
     placement = PlacementConfig(runner_cpus=2, runner_resources={"socius_runner": 1})
-    assert runner_options(placement) == {"num_cpus": 2, "resources": {"socius_runner": 1}}
+    assert runner_options(placement) == {"num_cpus": 2, "num_gpus": 0.0,
+                                         "resources": {"socius_runner": 1}}
 
 
 def test_placement_the_cluster_cannot_meet_is_refused_naming_the_key():
@@ -17,6 +23,9 @@ def test_placement_the_cluster_cannot_meet_is_refused_naming_the_key():
         check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}), cluster)
     with pytest.raises(ValueError, match="placement.learner_gpus"):
         check_feasible(PlacementConfig(learners=1, learner_gpus=1), cluster)
+    with pytest.raises(ValueError, match=r"placement.runner_gpus: 2 runners x 0.5 GPUs"):
+        check_feasible(PlacementConfig(runner_gpus=0.5), cluster, runners=2)
+    check_feasible(PlacementConfig(runner_gpus=0.5), {**cluster, "GPU": 1.0}, runners=2)
     check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}),
                    {**cluster, "socius_runner": 2.0})
 
@@ -32,3 +41,13 @@ def test_placement_keys_are_validated():
         PlacementConfig(runner_resources={"CPU": 1})
     with pytest.raises(ValueError, match="placement.learners"):
         load_config(overrides=["placement.learners=2", "runners=1"])
+
+
+def test_gpu_runners_run_the_leagues_the_torch_engine_plays():
+    assert runner_device(PlacementConfig(), 8, {"common_pool"}) is None  # CPU runners: any
+    gpu = PlacementConfig(runner_gpus=1)
+    assert runner_device(gpu, 4, {"public_goods", "prisoners_dilemma"}) == "cuda"
+    with pytest.raises(ValueError, match="runner_gpus.*scenarios.max_players=8"):
+        runner_device(gpu, 8, {"public_goods"})
+    with pytest.raises(ValueError, match="common_pool games"):
+        runner_device(gpu, 4, {"common_pool"})
