@@ -40,15 +40,27 @@ def random_moves(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     return np.where(u < 0.9, 0, np.where(u < 0.95, 1, join))
 
 
-def bench_engine(batch: int, seconds: float, max_players: int = PLAYERS) -> tuple[float, float]:
-    """(median, best) agent-steps/s over repeats of about 0.2 s each, after a warm-up."""
+def bench_engine(batch: int, seconds: float, max_players: int = PLAYERS,
+                 device: str | None = None) -> tuple[float, float]:
+    """(median, best) agent-steps/s over repeats of about 0.2 s each, after a warm-up; with
+    `device`, the torch engine there (each repeat ends when the device has finished)."""
     engine = BatchedEngine([reference_scenario()], np.zeros(batch, np.intp), max_players)
-    out = engine.buffers()
-    engine.reset(np.arange(batch), out)
     rng = np.random.default_rng(0)
     pool = 8
     actions = rng.integers(0, 2, (pool, max_players, batch)) * engine.present
     moves = random_moves(rng, (pool, max_players, batch)) * engine.present
+    sync = None  # waits for a GPU's queue
+    if device is not None:
+        import torch
+
+        from socius.policies.torch_engine import TorchEngine
+
+        engine = TorchEngine(engine, device)
+        actions, moves = (torch.as_tensor(a, device=device) for a in (actions, moves))
+        if engine.device.type == "cuda":
+            sync = torch.cuda.synchronize
+    out = engine.buffers()
+    engine.reset(np.arange(batch), out)
     rates, deadline = [], time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(rates) < 5:
         steps, start = 0, time.perf_counter()
@@ -56,6 +68,8 @@ def bench_engine(batch: int, seconds: float, max_players: int = PLAYERS) -> tupl
             for k in range(pool):
                 engine.step(actions[k], out, moves[k])
             steps += pool
+        if sync is not None:
+            sync()
         rates.append(steps * engine.agent_count / (time.perf_counter() - start))
     rates = rates[1:]  # the first repeat warms caches up
     return float(np.median(rates)), float(np.max(rates))
@@ -79,6 +93,7 @@ def bench_parallel_env(seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--device", help="also the torch engine on this device (cpu, cuda)")
     args = parser.parse_args()
     print(f"reference scenario: {reference_scenario().to_json()}")
     print(f"{'path':<40}{'agent-steps/s (median)':>24}{'best':>16}")
@@ -89,6 +104,9 @@ def main() -> None:
         print(f"{f'batched engine B={batch}':<40}{median:>24,.0f}{best:>16,.0f}")
     median, best = bench_engine(16384, args.seconds, max_players=8)
     print(f"{'batched engine B=16384, 8-seat layout':<40}{median:>24,.0f}{best:>16,.0f}")
+    for batch in (1024, 16384, 262144) if args.device else ():
+        median, best = bench_engine(batch, args.seconds, device=args.device)
+        print(f"{f'torch engine on {args.device}, B={batch}':<40}{median:>24,.0f}{best:>16,.0f}")
     print("4 seats use the table-driven path; the 8-seat layout (the same 4 players in seats of")
     print("an 8-player observation) uses the general path. Target: >= 50,000,000 at B=16384.")
 

@@ -15,8 +15,8 @@ commit thread while the caller writes the next group (still one core: fsync wait
 not the CPU), and groups without fsync (`Lake(fsync=False)`: safe against a crash of the
 process, not of the machine). Each mode prints agent-steps per second of wall clock and per
 CPU-second of the process (user + system, all threads). The same run then writes the same number
-of bytes as plain files fsynced in groups, the disk's bandwidth now: fsynced shards cannot
-outrun it (here it varies from about 300 MB/s to 1.4 GB/s between runs).
+of bytes as plain files fsynced in groups: the disk's rate at that moment, which fsynced shards
+follow (here it varies from about 300 MB/s to 1.4 GB/s between runs).
 
 Targets (issue 7): >= 10 M agent-steps/s per core into hot shards; <= 24 bytes per agent-step
 after compaction.
@@ -136,9 +136,9 @@ def main() -> None:
                   f"{cpu_rates[mode] / 1e6:.1f} M per CPU-second ({hot_bytes / rows:.1f} bytes "
                   f"per agent-step)")
         disk = disk_bandwidth(Path(tmp) / "disk", hot_bytes // args.writes, args.writes, group)
-        print(f"the disk, same bytes in plain files, fsynced in groups of {group}: "
-              f"{disk / 1e6:.0f} MB/s = {disk / (hot_bytes / rows) / 1e6:.1f} M agent-steps/s "
-              f"at this row width (the ceiling for fsynced shards)")
+        print(f"the disk right after, the same bytes as plain files fsynced in groups of "
+              f"{group}: {disk / 1e6:.0f} MB/s = {disk / (hot_bytes / rows) / 1e6:.1f} M "
+              f"agent-steps/s at this row width (fsynced shards follow the disk's rate)")
         lake = Lake(args.lake or Path(tmp) / "lake-0")
         start = time.perf_counter()
         lake.compact("steps", "bench", 0)

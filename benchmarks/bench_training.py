@@ -5,7 +5,11 @@ Prints agent-steps/s sampled by each, agent-steps/s trained end to end by each, 
 alone on the same batches, and the ratios. Targets on a 2-core machine: Socius samples >= 20x
 as fast as RLlib's runner; Socius end to end reaches >= 70% of learner-only throughput.
 
-Usage: python benchmarks/bench_training.py [--iterations 6]
+`--device cuda` (or `cpu`) runs the Socius runner's torch path there: the torch engine, the
+nets and the sampling as tensors on that device (`Runner(device=...)`); the learner takes the
+GPU where the driver sees one. Without it, the runner uses the numpy engine (the default path).
+
+Usage: python benchmarks/bench_training.py [--iterations 6] [--device cuda]
 """
 
 from __future__ import annotations
@@ -85,23 +89,25 @@ def tickets(instances: int = INSTANCES) -> list[MatchTicket]:
             for k in range(instances)]
 
 
-def socius_sampling(repeats: int = 8, instances: int = INSTANCES) -> float:
+def socius_sampling(repeats: int = 8, instances: int = INSTANCES,
+                    device: str | None = None) -> float:
     """Agent-steps/s one Socius runner samples (in this process, one core), median."""
     torch.manual_seed(0)
     state = {k: v.numpy() for k, v in SociusNet(NET).state_dict().items()}
     weights = {"main_0": WeightsHandle(state_digest(state), state)}
-    runner, plan, rates = Runner(NET, STEPS), tickets(instances), []
+    runner, plan, rates = Runner(NET, STEPS, device=device), tickets(instances), []
     for _ in range(repeats + 1):
         _, stats = runner.run(plan, weights)
         rates.append(stats["agent_steps_sampled"] / stats["seconds"])
     return float(np.median(rates[1:]))
 
 
-def learner_only(repeats: int) -> float:
+def learner_only(repeats: int, device: str | None = None) -> float:
     """Agent-steps/s of LearnerGroup.update alone on Socius batches of the same size."""
     group = build_learner_group(NET, PPOSettings(epochs=EPOCHS), 10**9, module_ids=("main_0",))
     state = learner_states(group, ["main_0"])["main_0"]
-    batch, _ = Runner(NET, STEPS).run(tickets(), {"main_0": WeightsHandle("w", state)})
+    batch, _ = Runner(NET, STEPS, device=device).run(tickets(),
+                                                     {"main_0": WeightsHandle("w", state)})
     rates = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
@@ -111,9 +117,10 @@ def learner_only(repeats: int) -> float:
     return float(np.median(rates[1:]))
 
 
-def socius_end_to_end(iterations: int) -> float:
+def socius_end_to_end(iterations: int, device: str | None = None) -> float:
     group = build_learner_group(NET, PPOSettings(epochs=EPOCHS), 10**9, module_ids=("main_0",))
-    runner = RunnerActor.remote(NET, STEPS)
+    gpus = 0.5 if device and device.startswith("cuda") else 0  # the other half: the learner
+    runner = RunnerActor.options(num_gpus=gpus).remote(NET, STEPS, device=device)
     plan = tickets()
     training_loop(group, [runner], lambda k: [plan], 2, PPOSettings(epochs=EPOCHS), MINIBATCH)
     result = training_loop(group, [runner], lambda k: [plan], iterations,
@@ -124,17 +131,21 @@ def socius_end_to_end(iterations: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--device", help="the Socius runner's torch device (default: numpy)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    gpus = 1 if torch.cuda.is_available() else 0
+    ray.init(address="local", num_cpus=2, num_gpus=gpus, include_dashboard=False,
+             log_to_driver=False)
     print(f"scenario: 4-player public goods, teams 2+2 (share 0.5), re-teaming 5%, rule changes "
           f"1%, coalition moves; network {NET}; batch {BATCH} agent-steps, minibatch "
-          f"{MINIBATCH}, {EPOCHS} epochs")
+          f"{MINIBATCH}, {EPOCHS} epochs; Socius runner on "
+          f"{args.device or 'the numpy engine (CPU)'}; learner on {'GPU' if gpus else 'CPU'}")
     rl_sampled, rl_trained = rllib_baseline(args.iterations)
-    so_sampled = socius_sampling()
-    so_sampled_wide = socius_sampling(repeats=4, instances=1024)
-    so_learner = learner_only(args.iterations)
-    so_trained = socius_end_to_end(args.iterations * 3)
+    so_sampled = socius_sampling(device=args.device)
+    so_sampled_wide = socius_sampling(repeats=4, instances=1024, device=args.device)
+    so_learner = learner_only(args.iterations, args.device)
+    so_trained = socius_end_to_end(args.iterations * 3, args.device)
     print(f"{'':<44}{'agent-steps/s':>16}")
     print(f"{'(a) RLlib multi-agent runner: sampled':<44}{rl_sampled:>16,.0f}")
     print(f"{'(a) RLlib Algorithm: trained end to end':<44}{rl_trained:>16,.0f}")

@@ -78,7 +78,7 @@ class Lake:
         """`fsync=False` skips the fsyncs of hot shards and manifest appends: shards then
         survive a crash of the process (renames and appends are atomic to other processes)
         but not of the machine, where the newest may be lost or torn (`verify` reports and
-        sets aside torn ones); hot writes run about 2-3x faster here."""
+        sets aside torn ones); hot writes ran 1.5-4x faster here (the slower the disk, the more)."""
         self.root, self.fsync = Path(root), fsync
         self._committer: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
