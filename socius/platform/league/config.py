@@ -119,9 +119,13 @@ class PlacementConfig(Strict):
     league_on_head: bool = Field(True, description="pin the league actor and the lake writer to "
                                  "the head node (they hold the run's state and write its files)")
     runner_cpus: float = Field(1.0, gt=0, description="CPUs each runner actor reserves")
-    runner_gpus: float = Field(0.0, ge=0, description="GPUs each runner reserves; above 0 the "
-                               "runner keeps its engine, nets and sampling as torch tensors on "
-                               "its GPU (leagues of at most 4 seats without common-pool games)")
+    runner_gpus: float = Field(0.0, ge=0, description="GPUs each runner reserves (their "
+                               "engines and nets then run on them: `runner_device`)")
+    runner_device: Literal["numpy", "cpu", "cuda"] | None = Field(
+        None, description="where runners play: numpy (the numpy engine, nets on the CPU), or "
+        "the torch path on cpu or cuda (engine, nets and sampling as tensors there; leagues of "
+        "at most 4 seats without common-pool games); default: cuda when runner_gpus > 0, else "
+        "numpy")
     runner_resources: dict[str, float] = Field(
         default_factory=dict, description="custom Ray resources each runner needs, e.g. "
         "{socius_runner: 1} to keep runners on the CPU workers that advertise it")
@@ -134,6 +138,9 @@ class PlacementConfig(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> PlacementConfig:
+        if self.runner_device == "cuda" and self.runner_gpus <= 0:
+            raise ValueError("placement.runner_device: cuda needs placement.runner_gpus > 0 "
+                             "(a runner sees no GPU it has not reserved)")
         for key, amount in {**self.runner_resources, **self.learner_resources}.items():
             if amount <= 0 or key in ("CPU", "GPU", "memory"):
                 raise ValueError(f"placement: resource {key!r}: {amount} (custom resources need "

@@ -59,16 +59,17 @@ def runner_options(placement: PlacementConfig) -> dict[str, Any]:
 
 
 def runner_device(placement: PlacementConfig, seats: int, families: set[str]) -> str | None:
-    """The torch device of the runners' engines and nets — their GPU, or None (numpy on the
-    CPU) — refusing leagues the torch engine does not run (naming the keys)."""
-    if placement.runner_gpus <= 0:
+    """The torch device of the runners' engines and nets, or None for the numpy engine;
+    leagues the torch engine does not play are refused naming the keys."""
+    device = placement.runner_device or ("cuda" if placement.runner_gpus > 0 else "numpy")
+    if device == "numpy":
         return None
     if seats > SMALL_SEATS or "common_pool" in families:
-        raise ValueError(f"placement.runner_gpus: GPU runners play leagues of at most "
+        raise ValueError(f"placement.runner_device: {device} runners play leagues of at most "
                          f"{SMALL_SEATS} seats without common-pool games; this league has "
                          f"scenarios.max_players={seats}"
                          + (" and common_pool games" if "common_pool" in families else ""))
-    return "cuda"
+    return device
 
 
 def state_options(placement: PlacementConfig) -> dict[str, Any]:

@@ -211,3 +211,28 @@ def test_smoke_league_with_a_remote_learner_actor(ray_session, tmp_path):
     first, last = (load_module(run_dir / "checkpoints" / n) for n in ("main_0@init", "main_0"))
     assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                      last.state_dict().values(), strict=True))
+
+
+def test_smoke_league_through_the_torch_path(ray_session, tmp_path):
+    """placement.runner_device=cpu: runners play on the torch engine and device collector (on
+    a GPU with runner_gpus; here on the CPU): the league trains, rates and stores its steps."""
+    from socius.platform.data.lake import Lake
+    from socius.platform.league.history import read_history
+    from socius.platform.league.run import run_league
+
+    config = load_config(profile="smoke", overrides=["placement.runner_device=cpu"])
+    run_dir = tmp_path / "run"
+    state = run_league(config, run_dir, log=lambda line: None)
+    assert state.generation == 1 and {"main_0", "main_1"} <= set(state.ratings)
+    history = read_history(run_dir)
+    assert all(h["agent_steps_trained"] > 0 and h["episodes"] > 0 for h in history)
+    first, last = (load_module(run_dir / "checkpoints" / n) for n in ("main_0@init", "main_0"))
+    assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                     last.state_dict().values(), strict=True))
+    lake = Lake(run_dir / "lake", create=False)
+    steps = lake.read("steps", columns=["member", "learn"])
+    assert steps.num_rows > 0 and "main_0" in set(steps.column("member").to_pylist())
+    with pytest.raises(ValueError, match="placement.runner_device: cpu runners"):
+        run_league(load_config(profile="smoke", overrides=[
+            "placement.runner_device=cpu", "scenarios.max_players=8"]), tmp_path / "refused",
+            log=lambda line: None)

@@ -44,10 +44,13 @@ def test_placement_keys_are_validated():
 
 
 def test_gpu_runners_run_the_leagues_the_torch_engine_plays():
-    assert runner_device(PlacementConfig(), 8, {"common_pool"}) is None  # CPU runners: any
+    assert runner_device(PlacementConfig(), 8, {"common_pool"}) is None  # numpy runners: any
     gpu = PlacementConfig(runner_gpus=1)
     assert runner_device(gpu, 4, {"public_goods", "prisoners_dilemma"}) == "cuda"
-    with pytest.raises(ValueError, match="runner_gpus.*scenarios.max_players=8"):
+    assert runner_device(PlacementConfig(runner_device="cpu"), 2, {"public_goods"}) == "cpu"
+    with pytest.raises(ValueError, match="runner_device: cuda runners .*max_players=8"):
         runner_device(gpu, 8, {"public_goods"})
     with pytest.raises(ValueError, match="common_pool games"):
-        runner_device(gpu, 4, {"common_pool"})
+        runner_device(PlacementConfig(runner_device="cpu"), 4, {"common_pool"})
+    with pytest.raises(ValueError, match="runner_device: cuda needs placement.runner_gpus"):
+        PlacementConfig(runner_device="cuda")
