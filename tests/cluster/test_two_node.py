@@ -33,6 +33,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _node_ports() -> list[str]:
+    """Each node's own agent and manager ports: two nodes on one machine (or a leftover Ray
+    session of another test) would otherwise reach for the same defaults."""
+    return [f"--{name}={_free_port()}" for name in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+        "node-manager-port", "object-manager-port")]
+
+
 def _wait(check, seconds: float, what: str):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -69,15 +77,24 @@ class TwoNodeCluster:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
+        try:
+            self._start_nodes()
+        except AssertionError as exc:  # say why: the fixture deletes the logs afterwards
+            logs = "\n".join(f"--- {p.name} (last lines)\n" + "\n".join(
+                p.read_text(errors="replace").splitlines()[-40:])
+                for p in sorted(self.root.glob("*.log")))
+            raise AssertionError(f"{exc}\n{self.ray_status()}\n{logs}") from None
+
+    def _start_nodes(self) -> None:
         ray = str(BIN / "ray")
         self._start([ray, "start", "--head", "--block", f"--port={self.gcs}",
                      "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
                      f"--dashboard-port={self.dash}", f"--metrics-export-port={self.metrics[0]}",
-                     "--num-cpus=1", f"--temp-dir={self.root / 'ray'}"], "head")
+                     *_node_ports(), "--num-cpus=1", f"--temp-dir={self.root / 'ray'}"], "head")
         _wait(lambda: _get(f"{self.url}/api/jobs/", self.token)[0] == 200, 90, "the head")
         self._start([ray, "start", "--block", f"--address=127.0.0.1:{self.gcs}",
                      "--node-ip-address=127.0.0.1", f"--metrics-export-port={self.metrics[1]}",
-                     "--num-cpus=2", '--resources={"socius_runner": 2}',
+                     *_node_ports(), "--num-cpus=2", '--resources={"socius_runner": 2}',
                      # its own temp dir, as on a second machine: sharing the head's, its
                      # runtime-env agent re-unpacks the job's working dir under the driver
                      f"--temp-dir={self.root / 'ray2'}"], "worker")
