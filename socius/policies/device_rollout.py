@@ -45,9 +45,9 @@ class DeviceCollector:
         self.step_log: dict[str, np.ndarray] = {}
         host = engine.host
         self.present, self.seat_policy = host.present, np.asarray(seat_policy)
-        self.learn = np.asarray(learn, bool) & host.present
         self.care = np.zeros((len(policies), 2))
         self.pairs = seat_pairs(policies, self.seat_policy, learn, host.present)
+        self.learn = np.asarray(learn, bool) & host.present
         self._pairs = [tuple(torch.as_tensor(a, device=device) for a in pair)
                        for pair in self.pairs]
         self.book = EpisodeBook(host)

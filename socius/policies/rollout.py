@@ -63,9 +63,11 @@ def seat_pairs(policies: list, seat_policy: np.ndarray, learn: np.ndarray, prese
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per policy: the (seats, instances) it plays and which of those pairs learn; checks that
     every present seat has a policy and only nets learn."""
-    learn = np.asarray(learn, bool) & present
+    learn = np.asarray(learn, bool)
     if seat_policy.shape != present.shape or learn.shape != present.shape:
-        raise ValueError(f"seat_policy and learn must have shape {present.shape}")
+        raise ValueError(f"seat_policy and learn must have shape {present.shape} (seats, "
+                         f"instances), got {seat_policy.shape} and {learn.shape}")
+    learn = learn & present
     pairs = []
     for p, policy in enumerate(policies):
         seats, inst = np.nonzero((seat_policy == p) & present)
@@ -186,7 +188,6 @@ class RolloutCollector:
                  settings: RolloutSettings | None = None, seed: int = 0,
                  log_steps: bool = False):
         self.engine, self.policies = engine, policies
-        self.learn = np.asarray(learn, bool) & engine.present
         self.log_steps = log_steps  # keep every seat's step in `step_log` (for the rollout lake)
         self.step_log: dict[str, np.ndarray] = {}
         self.settings = settings or RolloutSettings()
@@ -196,6 +197,7 @@ class RolloutCollector:
         # per policy: care for its teammates and for everyone else (policies/care.py)
         self.care = np.zeros((len(policies), 2))
         self.pairs = seat_pairs(policies, self.seat_policy, learn, engine.present)
+        self.learn = np.asarray(learn, bool) & engine.present
         self._rng = np.random.default_rng(seed)
         self._torch_rng = torch.Generator().manual_seed(seed)
         self.buffers = engine.buffers()

@@ -151,3 +151,16 @@ def test_sampling_follows_the_policy_and_explores_uniformly_over_valid_choices()
     # log-probs are the policy's, also on exploring rows (they are masked out of the loss)
     expected = np.log(probs[act]) + np.log(np.array([0.25, 0.75])[move])
     np.testing.assert_allclose(logp, expected, atol=1e-5)
+
+
+def test_collector_inputs_of_the_wrong_shape_are_refused_naming_them():
+    scenario = classic("prisoners_dilemma__textbook", horizon=4)
+    engine = BatchedEngine([scenario], np.zeros(4, np.intp), max_players=8)
+    seat_policy = np.where(engine.present, 0, -1)
+    net = SociusNet(NetConfig(core="mlp")).eval()
+    with pytest.raises(ValueError, match=r"learn must have shape \(8, 4\).*got \(8, 4\) and "
+                                          r"\(2, 4\)"):
+        RolloutCollector(engine, [net], seat_policy, np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="4 present seats have no policy"):  # instances 2, 3
+        RolloutCollector(engine, [net], np.where(engine.present & (np.arange(4) < 2), 0, -1),
+                         engine.present)
