@@ -44,6 +44,7 @@ from socius.platform.data.lake import Lake  # noqa: E402
 from socius.platform.training.runner import Runner  # noqa: E402
 from socius.platform.training.tickets import MatchTicket  # noqa: E402
 from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
+from socius.policies.checkpoint import fsync_path  # noqa: E402
 from socius.policies.network import NetConfig, SociusNet  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -87,13 +88,9 @@ def disk_bandwidth(folder: Path, file_bytes: int, files: int, group: int) -> flo
                 f.write(data)
             names.append(tmp)
         for tmp in names:
-            fd = os.open(tmp, os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
+            fsync_path(tmp)
             os.replace(tmp, tmp.with_name(tmp.name[1:-4]))
-        fd = os.open(folder, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+        fsync_path(folder)
     return file_bytes * files / (time.perf_counter() - start)
 
 

@@ -23,6 +23,17 @@ from socius.envs.scenario import Scenario
 SMALL_SEATS = 4
 
 
+def stock_families(families) -> list[str]:
+    """The common-pool (stateful stock) families among these: they need the general path."""
+    return sorted(f for f in set(families) if FAMILIES[f].shape == "stock")
+
+
+def table_driven(max_players: int, families) -> bool:
+    """Whether an engine of `max_players` seats playing these families runs table-driven
+    (`SmallTables`, and the torch engine)."""
+    return max_players <= SMALL_SEATS and not stock_families(families)
+
+
 class Catalog:
     """Per-game, per-seat and per-scenario arrays for the scenarios of one engine."""
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from socius.envs import rng, teams
-from socius.envs.catalog import SMALL_SEATS, Catalog, SmallTables
+from socius.envs.catalog import Catalog, SmallTables, table_driven
 from socius.envs.encoding import EVENT_COALITION, EVENT_RETEAM, EVENT_RULES, ObsLayout
 from socius.envs.scenario import Scenario
 
@@ -142,7 +142,7 @@ class BatchedEngine:
         self._is_stock = np.zeros(b, bool)
         self.any_stock = False
 
-        self.table_driven = m <= SMALL_SEATS and not cat.game_is_stock.any()
+        self.table_driven = table_driven(m, (g.family for sc in scenarios for g in sc.games))
         if self.table_driven:
             self._small = SmallTables.build(cat, scenarios)
             self._reward_base = np.zeros(b, np.int64)

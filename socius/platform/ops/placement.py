@@ -9,7 +9,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from socius.envs.catalog import SMALL_SEATS
+from socius.envs.catalog import SMALL_SEATS, stock_families, table_driven
 from socius.platform.league.config import PlacementConfig
 
 HEAD_RESOURCE = "node:__internal_head__"  # Ray gives the head node this resource
@@ -64,11 +64,12 @@ def runner_device(placement: PlacementConfig, seats: int, families: set[str]) ->
     device = placement.runner_device or ("cuda" if placement.runner_gpus > 0 else "numpy")
     if device == "numpy":
         return None
-    if seats > SMALL_SEATS or "common_pool" in families:
+    if not table_driven(seats, families):
+        stock = stock_families(families)
         raise ValueError(f"placement.runner_device: {device} runners play leagues of at most "
                          f"{SMALL_SEATS} seats without common-pool games; this league has "
                          f"scenarios.max_players={seats}"
-                         + (" and common_pool games" if "common_pool" in families else ""))
+                         + (f" and {', '.join(stock)} games" if stock else ""))
     return device
 
 

@@ -74,9 +74,9 @@ class Runner:
                     for s in scripted]
         placeholders = [self.pool.net(WeightsHandle("init", _initial_state(self.net_config)))
                         for _ in members]
-        collect = RolloutCollector if self.device is None else DeviceCollector
+        collect = RolloutCollector
         if self.device is not None:
-            engine = TorchEngine(engine, self.device)
+            collect, engine = DeviceCollector, TorchEngine(engine, self.device)
         self._collector = collect(engine, placeholders + partners, seat_policy, learn,
                                   self.rollout, seed=self.seed + 7919 * self._calls,
                                   log_steps=self.record)
