@@ -50,6 +50,42 @@ class StepBuffers:
     truncated: np.ndarray  # [B] bool
 
 
+@dataclass(frozen=True)
+class EngineTables:
+    """`BatchedEngine.tables()`: per-instance facts `[B]` / `[M, B]` of the current assignment
+    and the lookup tables of the table-driven step (see `catalog.SmallTables`)."""
+
+    present: np.ndarray
+    n_players: np.ndarray
+    n_actions: np.ndarray
+    coalition: np.ndarray
+    visible: np.ndarray
+    horizon: np.ndarray
+    max_steps: np.ndarray
+    n_games: np.ndarray
+    has_horizon: np.ndarray
+    continue_below: np.ndarray  # uint64 thresholds of the 21-bit event slices
+    reteam_below: np.ndarray
+    rule_below: np.ndarray
+    game_base: np.ndarray  # global index of each instance's scenario's first stage game
+    initial_partition: np.ndarray
+    reteam_first: np.ndarray
+    reteam_count: np.ndarray
+    joint_count: np.ndarray
+    move_base: np.ndarray
+    move_radix: np.ndarray
+    move_count: np.ndarray
+    partition_base: np.ndarray
+    fresh_row: np.ndarray  # [L, B] the shared observation row at an episode's start
+    reteam_partitions: np.ndarray
+    seat_rules: np.ndarray  # [games, M]
+    rewards: np.ndarray
+    reward_base_of_game: np.ndarray
+    coalition_table: np.ndarray
+    team_fields: np.ndarray  # [partitions, M] team field bytes
+    partition_labels: np.ndarray  # [partitions, M] team ids
+
+
 class BatchedEngine:
     """Steps B instances; `instance_scenario[b]` says which of `scenarios` instance b plays."""
 
@@ -80,46 +116,14 @@ class BatchedEngine:
         self.catalog = cat = Catalog(scenarios, m)
         self.rule_table = cat.rule_table
 
-        # static per-instance facts
-        def per(values):
-            return np.asarray(values)[s]
-
-        self.scenario_of = s
-        self.n_players = per([sc.n_players for sc in scenarios]).astype(np.int64)
-        self.n_actions = per([sc.n_actions for sc in scenarios]).astype(np.int64)
-        self.present = np.arange(m)[:, None] < self.n_players[None, :]  # [M, B]
-        self.team_share = per([sc.team_share for sc in scenarios]).astype(np.float32)
-        self.horizon = per([sc.horizon or 0 for sc in scenarios]).astype(np.int64)
-        self.continuation = per([sc.continuation or 0.0 for sc in scenarios])
-        self.max_steps = per([sc.horizon or sc.max_steps for sc in scenarios]).astype(np.int64)
-        self.coalition = per([sc.coalition_moves for sc in scenarios])
-        self.max_team = per([sc.max_team_size for sc in scenarios]).astype(np.int8)
-        self.visible = per([sc.rules_visible for sc in scenarios])
-        self._n_games = per([len(sc.games) for sc in scenarios]).astype(np.int64)
-        p_reteam = per([sc.p_reteam for sc in scenarios])
-        p_rule = per([sc.p_rule_change for sc in scenarios])
-        self.any_continuation = bool((self.horizon == 0).any())
-        self.any_reteam = bool((p_reteam > 0).any())
-        self.any_rule = bool((p_rule > 0).any())
-        self.any_coalition = bool(self.coalition.any())
-        self.any_share = bool((self.team_share > 0).any())
-        # Absent seats may only play 0: it points at the zero entries that open the tables.
-        self.action_limit = np.where(self.present, self.n_actions[None, :], 1)
-        self.move_limit = np.where(self.present & self.coalition[None, :],
-                                   self.n_players[None, :] + 2, 1)
-        self._absent = (~self.present).astype(np.int8)
-        # with no absent seats every seat of an instance shares one limit: a cheaper check
-        full = bool(self.present.all())
-        self._action_row_limit = self.action_limit[0].astype(np.uint64) if full else None
-        self._move_row_limit = self.move_limit[0].astype(np.uint64) if full else None
-        # Events compare 21-bit slices of one random word per step with integer thresholds
-        # (probabilities resolve to 2^-21); fixed-horizon instances never end by continuation.
-        self._continue_below = np.where(self.horizon == 0, np.rint(self.continuation * 2**21),
-                                        2**22).astype(np.uint64)
-        self._reteam_below = np.rint(p_reteam * 2**21).astype(np.uint64)
-        self._rule_below = np.rint(p_rule * 2**21).astype(np.uint64)
-        self._has_horizon = (self.horizon > 0).astype(np.int16)
-
+        # Flags of the whole scenario list: instances may be re-assigned (`assign`) to any of
+        # them, so the step keeps every path any scenario needs.
+        self.any_continuation = any(sc.horizon is None for sc in scenarios)
+        self.any_reteam = any(sc.p_reteam > 0 for sc in scenarios)
+        self.any_rule = any(sc.p_rule_change > 0 for sc in scenarios)
+        self.any_coalition = any(sc.coalition_moves for sc in scenarios)
+        self.any_share = any(sc.team_share > 0 for sc in scenarios)
+        self.table_driven = table_driven(m, (g.family for sc in scenarios for g in sc.games))
         # per-instance state
         self.seed = np.zeros(b, np.uint64)
         self.episode = np.zeros(b, np.uint64)
@@ -142,17 +146,9 @@ class BatchedEngine:
         self._is_stock = np.zeros(b, bool)
         self.any_stock = False
 
-        self.table_driven = table_driven(m, (g.family for sc in scenarios for g in sc.games))
         if self.table_driven:
             self._small = SmallTables.build(cat, scenarios)
             self._reward_base = np.zeros(b, np.int64)
-            self._joint_count = self.n_actions ** self.n_players
-            move_base = [self._small.coalition_base.get((sc.n_players, sc.max_team_size), 0)
-                         for sc in scenarios]
-            self._move_base = per(move_base).astype(np.int64)
-            self._move_radix = self.n_players + 2
-            self._move_count = self._move_radix ** self.n_players
-            self._partition_base = cat.partition_base[self.n_players]
             self._index = np.zeros((m, b), np.int64)
             self._seat_column = np.arange(m)[:, None]
             self._labels = np.zeros((b, m), np.uint8)
@@ -170,6 +166,8 @@ class BatchedEngine:
             self._payoff = np.zeros((m, b), np.float32)
             self._share_work = (np.zeros((m, b), np.float32), np.zeros((m, b), np.float32),
                                 np.zeros((m, m, b), np.float32))
+        self.scenario_of = s.copy()
+        self._set_statics()
         self._set_game(np.arange(b), cat.scenario_game_base[s])
 
     # --- public API -------------------------------------------------------------------------
@@ -192,6 +190,115 @@ class BatchedEngine:
     def agent_count(self) -> int:
         """Seats in play across the batch (the unit of agent-steps)."""
         return int(self.n_players.sum())
+
+    def _set_statics(self) -> None:
+        """The per-instance facts that follow from `scenario_of` (at build and on `assign`)."""
+        m, s, scenarios = self.max_players, self.scenario_of, self.scenarios
+
+        def per(values):
+            return np.asarray(values)[s]
+
+        self.n_players = per([sc.n_players for sc in scenarios]).astype(np.int64)
+        self.n_actions = per([sc.n_actions for sc in scenarios]).astype(np.int64)
+        self.present = np.arange(m)[:, None] < self.n_players[None, :]  # [M, B]
+        self.team_share = per([sc.team_share for sc in scenarios]).astype(np.float32)
+        self.horizon = per([sc.horizon or 0 for sc in scenarios]).astype(np.int64)
+        self.continuation = per([sc.continuation or 0.0 for sc in scenarios])
+        self.max_steps = per([sc.horizon or sc.max_steps for sc in scenarios]).astype(np.int64)
+        self.coalition = per([sc.coalition_moves for sc in scenarios])
+        self.max_team = per([sc.max_team_size for sc in scenarios]).astype(np.int8)
+        self.visible = per([sc.rules_visible for sc in scenarios])
+        self._n_games = per([len(sc.games) for sc in scenarios]).astype(np.int64)
+        p_reteam = per([sc.p_reteam for sc in scenarios])
+        p_rule = per([sc.p_rule_change for sc in scenarios])
+        # Absent seats may only play 0: it points at the zero entries that open the tables.
+        self.action_limit = np.where(self.present, self.n_actions[None, :], 1)
+        self.move_limit = np.where(self.present & self.coalition[None, :],
+                                   self.n_players[None, :] + 2, 1)
+        self._absent = (~self.present).astype(np.int8)
+        # with no absent seats every seat of an instance shares one limit: a cheaper check
+        full = bool(self.present.all())
+        self._action_row_limit = self.action_limit[0].astype(np.uint64) if full else None
+        self._move_row_limit = self.move_limit[0].astype(np.uint64) if full else None
+        # Events compare 21-bit slices of one random word per step with integer thresholds
+        # (probabilities resolve to 2^-21); fixed-horizon instances never end by continuation.
+        self._continue_below = np.where(self.horizon == 0, np.rint(self.continuation * 2**21),
+                                        2**22).astype(np.uint64)
+        self._reteam_below = np.rint(p_reteam * 2**21).astype(np.uint64)
+        self._rule_below = np.rint(p_rule * 2**21).astype(np.uint64)
+        self._has_horizon = (self.horizon > 0).astype(np.int16)
+        if self.table_driven:
+            self._joint_count = self.n_actions ** self.n_players
+            self._move_base = per([self._small_coalition_base(sc) for sc in scenarios]
+                                  ).astype(np.int64)
+            self._move_radix = self.n_players + 2
+            self._move_count = self._move_radix ** self.n_players
+            self._partition_base = self.catalog.partition_base[self.n_players]
+
+    def _small_coalition_base(self, scenario: Scenario) -> int:
+        return self._small.coalition_base.get((scenario.n_players, scenario.max_team_size), 0)
+
+    def assign(self, instances: Sequence[int] | np.ndarray,
+               scenario_index: Sequence[int] | np.ndarray, seeds: Sequence[int] | np.ndarray,
+               out: StepBuffers) -> None:
+        """Instances `instances` start episode 0 of scenario `scenarios[scenario_index[k]]`
+        with seed `seeds[k]` (the others play on): how a runner hands a slot a new match."""
+        idx = np.asarray(instances, np.intp).reshape(-1)
+        scen = np.asarray(scenario_index, np.intp).reshape(-1)
+        seeds = np.asarray(seeds, np.uint64).reshape(-1)
+        if not (idx.size == scen.size == seeds.size):
+            raise ValueError(f"assign needs as many scenarios and seeds as instances, got "
+                             f"{idx.size}, {scen.size} and {seeds.size}")
+        if idx.size == 0:
+            return
+        if idx.min() < 0 or idx.max() >= self.batch_size:
+            raise ValueError(f"assign: instances must be in 0..{self.batch_size - 1}")
+        if scen.min() < 0 or scen.max() >= len(self.scenarios):
+            raise ValueError(f"assign: scenario indices must be in 0..{len(self.scenarios) - 1}")
+        self.scenario_of[idx] = scen
+        self._set_statics()
+        self.seed[idx] = seeds
+        self.episode[idx] = 0
+        self._reset_instances(idx)
+        out.rewards[:, idx] = 0.0
+        out.terminated[idx] = False
+        out.truncated[idx] = False
+        self._rules_dirty = True
+        self._write(out)
+
+    def tables(self) -> EngineTables:
+        """What another implementation of the table-driven step (the torch engine) needs: the
+        per-instance facts of the current assignment and the shared lookup tables."""
+        if not self.table_driven:
+            raise ValueError(f"lookup tables exist for table-driven engines only (at most 4 "
+                             f"seats, no common-pool games); this one has max_players="
+                             f"{self.max_players} "
+                             f"and common-pool games: {bool(self.catalog.game_is_stock.any())}")
+        cat, s, small = self.catalog, self.scenario_of, self._small
+        lay = self.layout
+        fresh = np.zeros((lay.size, self.batch_size), np.uint8)  # a new episode's shared row
+        fresh[lay.seat_mask: lay.seat] = self.present
+        fresh[lay.n_actions] = self.n_actions
+        fresh[lay.team_moves] = self.move_limit[0]
+        labels = cat.partition_labels
+        return EngineTables(
+            present=self.present, n_players=self.n_players, n_actions=self.n_actions,
+            coalition=self.coalition, visible=self.visible, horizon=self.horizon,
+            max_steps=self.max_steps, n_games=self._n_games,
+            has_horizon=self._has_horizon.astype(np.int64),
+            continue_below=self._continue_below, reteam_below=self._reteam_below,
+            rule_below=self._rule_below, game_base=cat.scenario_game_base[s].astype(np.int64),
+            initial_partition=cat.initial_partition[s].astype(np.int64),
+            reteam_first=cat.reteam_base[s].astype(np.int64),
+            reteam_count=cat.reteam_count[s].astype(np.int64),
+            joint_count=self._joint_count, move_base=self._move_base,
+            move_radix=self._move_radix, move_count=self._move_count,
+            partition_base=np.asarray(self._partition_base, np.int64), fresh_row=fresh,
+            reteam_partitions=cat.reteam_partitions.astype(np.int64),
+            seat_rules=cat.seat_rules.astype(np.int32), rewards=small.rewards,
+            reward_base_of_game=small.reward_base, coalition_table=small.coalition,
+            team_fields=np.where(labels < self.max_players, labels + 1, 0).astype(np.uint8),
+            partition_labels=labels)
 
     def reset(self, seeds: Sequence[int] | np.ndarray, out: StepBuffers,
               episodes: Sequence[int] | np.ndarray | None = None) -> None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# SplitMix64's constants (public: other implementations of the same draws, e.g. the torch
+# engine, must use the same bits)
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+STREAM_SALT = 0x632BE59BD9B4E019  # stream s of a step key: mix(key ^ s * STREAM_SALT)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
 # The engine reads its per-step events (episode end, re-teaming, rule change) from 21-bit
@@ -22,9 +25,9 @@ STREAM_PERMUTE = 16
 
 def mix(z: np.ndarray) -> np.ndarray:
     """SplitMix64's finalizer: a bijective avalanche of 64-bit words (wrapping arithmetic)."""
-    z = z + _GOLDEN
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
+    z = z + GOLDEN
+    z = (z ^ (z >> _S30)) * M1
+    z = (z ^ (z >> _S27)) * M2
     return z ^ (z >> _S31)
 
 
@@ -38,13 +41,13 @@ def step_key(key: np.ndarray, step: np.ndarray, out: np.ndarray | None = None,
     """The key of one step of an episode (= mix(key ^ step * M2)); `out` and `work`, uint64
     arrays shaped like `key`, let the engine's hot path run without temporaries."""
     if out is None or work is None:
-        return mix(key ^ (np.asarray(step, dtype=np.uint64) * _M2))
+        return mix(key ^ (np.asarray(step, dtype=np.uint64) * M2))
     z, tmp = out, work
     np.copyto(z, step, casting="unsafe")
-    z *= _M2
+    z *= M2
     z ^= key
-    z += _GOLDEN
-    for shift, mult in ((_S30, _M1), (_S27, _M2)):
+    z += GOLDEN
+    for shift, mult in ((_S30, M1), (_S27, M2)):
         np.right_shift(z, shift, out=tmp)
         z ^= tmp
         z *= mult
@@ -55,10 +58,10 @@ def step_key(key: np.ndarray, step: np.ndarray, out: np.ndarray | None = None,
 
 def uniform(key: np.ndarray, stream: int) -> np.ndarray:
     """Uniform floats in [0, 1) for one stream of a step key (53 random bits)."""
-    bits = mix(key ^ np.uint64(stream * 0x632BE59BD9B4E019 % 2**64))
+    bits = mix(key ^ np.uint64(stream * STREAM_SALT % 2**64))
     return (bits >> _S11).astype(np.float64) * (1.0 / 2**53)
 
 
 def words(key: np.ndarray, stream: int) -> np.ndarray:
     """Raw 64-bit words for one stream of a step key."""
-    return mix(key ^ np.uint64(stream * 0x632BE59BD9B4E019 % 2**64))
+    return mix(key ^ np.uint64(stream * STREAM_SALT % 2**64))

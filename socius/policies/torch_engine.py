@@ -31,7 +31,7 @@ def _signed(value: int) -> int:
     return value - 2**64 if value >= 2**63 else value
 
 
-_M1, _M2, _GOLDEN = (_signed(int(c)) for c in (rng._M1, rng._M2, rng._GOLDEN))
+_M1, _M2, _GOLDEN = (_signed(int(c)) for c in (rng.M1, rng.M2, rng.GOLDEN))
 _MASK21 = 2**21 - 1
 
 
@@ -49,7 +49,7 @@ def mix(z: torch.Tensor) -> torch.Tensor:
 
 
 def _stream(key: torch.Tensor, stream: int) -> torch.Tensor:
-    return mix(key ^ _signed(stream * 0x632BE59BD9B4E019))
+    return mix(key ^ _signed(stream * rng.STREAM_SALT))
 
 
 def _unsigned_mod(z: torch.Tensor, divisor: torch.Tensor) -> torch.Tensor:
@@ -68,62 +68,33 @@ class TorchStepBuffers:
     truncated: torch.Tensor  # [B] bool
 
 
+# `EngineTables` fields the engine reads, and the attribute each becomes (default: `_<name>`)
+_PER_INSTANCE = ("present", "n_players", "coalition", "visible", "horizon", "max_steps",
+                 "n_games", "has_horizon", "continue_below", "reteam_below", "rule_below",
+                 "game_base", "initial_partition", "reteam_first", "reteam_count", "joint_count",
+                 "n_actions", "move_base", "move_radix", "move_count", "partition_base",
+                 "fresh_row")
+_SHARED = ("reteam_partitions", "seat_rules", "rewards", "reward_base_of_game",
+           "coalition_table", "team_fields", "partition_labels")
+_ATTRIBUTE = {"present": "present", "n_players": "n_players", "coalition": "coalition",
+              "visible": "visible", "horizon": "horizon", "max_steps": "max_steps",
+              "rewards": "_rewards_table", "partition_labels": "_labels"}
+
+
 class TorchEngine:
     """Steps the instances of a table-driven `BatchedEngine` with torch tensors on `device`."""
 
     def __init__(self, engine: BatchedEngine, device: str | torch.device = "cpu"):
-        if not engine.table_driven:
-            raise ValueError(f"TorchEngine runs table-driven engines only (at most 4 seats, no "
-                             f"common-pool games); this one has max_players="
-                             f"{engine.max_players} and common-pool games: "
-                             f"{bool(engine.catalog.game_is_stock.any())}")
         if not engine.autoreset:
             raise ValueError("TorchEngine resets finished instances itself (autoreset=True)")
         self.device = device = torch.device(device)
         self.host = engine  # the static facts, on the host (its state is not stepped)
         self.layout, self.max_players = engine.layout, engine.max_players
         self.batch_size, self.rule_table = engine.batch_size, engine.rule_table
-        cat, small = engine.catalog, engine._small
-
-        def t(array, dtype=None) -> torch.Tensor:
-            return torch.as_tensor(np.asarray(array), device=device, dtype=dtype)
-
-        s = engine.scenario_of
-        self.present = t(engine.present)
-        self.n_players = t(engine.n_players)
-        self.coalition = t(engine.coalition)
-        self.visible = t(engine.visible)
-        self.horizon = t(engine.horizon)
-        self.max_steps = t(engine.max_steps)
         self.any_continuation, self.any_coalition = engine.any_continuation, engine.any_coalition
         self.any_reteam, self.any_rule = engine.any_reteam, engine.any_rule
-        self._n_games = t(engine._n_games)
-        self._has_horizon = t(engine._has_horizon, torch.int64)
-        self._continue_below = t(engine._continue_below.astype(np.int64))
-        self._reteam_below = t(engine._reteam_below.astype(np.int64))
-        self._rule_below = t(engine._rule_below.astype(np.int64))
-        self._game_base = t(cat.scenario_game_base[s], torch.int64)
-        self._initial_partition = t(cat.initial_partition[s])
-        self._reteam_first = t(cat.reteam_base[s])
-        self._reteam_count = t(cat.reteam_count[s].astype(np.int64))
-        self._reteam_partitions = t(cat.reteam_partitions, torch.int64)
-        self._seat_rules = t(cat.seat_rules, torch.int32)  # [games, M]
-        self._rewards_table = t(small.rewards)
-        self._reward_base_of_game = t(small.reward_base)
-        self._coalition_table = t(small.coalition)
-        self._joint_count, self._n_actions = t(engine._joint_count), t(engine.n_actions)
-        self._move_base, self._move_radix = t(engine._move_base), t(engine._move_radix)
-        self._move_count = t(engine._move_count)
-        self._partition_base = t(engine._partition_base)
-        self._team_fields = t(engine._team_fields)  # [partitions, M] uint8
-        self._labels = t(cat.partition_labels)
         self._seat_column = torch.arange(self.max_players, device=device)[:, None]
-        lay = self.layout
-        fresh = np.zeros((lay.size, self.batch_size), np.uint8)  # a new episode's shared row
-        fresh[lay.seat_mask: lay.seat] = engine.present
-        fresh[lay.n_actions] = engine.n_actions
-        fresh[lay.team_moves] = engine.move_limit[0]
-        self._fresh_row = t(fresh)
+        self._load_tables(engine.tables())  # refuses engines that are not table-driven
 
         b = self.batch_size
         zeros = torch.zeros(b, dtype=torch.int64, device=device)
@@ -136,6 +107,18 @@ class TorchEngine:
         self.events = torch.zeros(b, dtype=torch.uint8, device=device)
         self.rule_changed = torch.zeros(b, dtype=torch.bool, device=device)
         self._set_game(torch.ones(b, dtype=torch.bool, device=device), self._game_base)
+
+    def _load_tables(self, tables, shared: bool = True) -> None:
+        """The host engine's tables (`BatchedEngine.tables()`) as tensors on the device: the
+        per-instance facts, and with `shared` the lookup tables too (they never change)."""
+        def t(name: str) -> torch.Tensor:
+            value = np.asarray(getattr(tables, name))
+            if value.dtype == np.uint64:  # thresholds below 2^63: the same value as int64
+                value = value.astype(np.int64)
+            return torch.as_tensor(value, device=self.device)
+
+        for name in _PER_INSTANCE + (_SHARED if shared else ()):
+            setattr(self, _ATTRIBUTE.get(name, "_" + name), t(name))
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -169,6 +152,25 @@ class TorchEngine:
         out.rewards.zero_()
         out.terminated.zero_()
         out.truncated.zero_()
+        self._write(out)
+
+    def assign(self, instances, scenario_index, seeds, out: TorchStepBuffers) -> None:
+        """`BatchedEngine.assign` on the device: these instances start episode 0 of another
+        scenario with new seeds; the others play on."""
+        idx = np.asarray(instances, np.intp).reshape(-1)
+        if idx.size == 0:
+            return
+        self.host.assign(idx, scenario_index, seeds, self.host.buffers())
+        self._load_tables(self.host.tables(), shared=False)
+        where = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
+        where[torch.as_tensor(idx, device=self.device)] = True
+        self.seed = torch.where(where, torch.as_tensor(self.host.seed.astype(np.int64),
+                                                       device=self.device), self.seed)
+        self.episode = torch.where(where, 0, self.episode)
+        self._reset(where)
+        out.rewards.masked_fill_(where[None, :], 0.0)
+        out.terminated.masked_fill_(where, False)
+        out.truncated.masked_fill_(where, False)
         self._write(out)
 
     def step(self, actions: torch.Tensor, out: TorchStepBuffers,

@@ -122,7 +122,7 @@ def test_betrayals_count_defections_right_after_all_round_cooperation():
             key = (b, int(episodes[t, b]))
             expected[key] = expected.get(key, 0) + (int((~coop).sum()) if mutual else 0)
             mutual = bool(coop.all())
-    finished = run.book.finished_episodes
+    finished = run.book.finished
     assert len(finished) > 50
     assert [e.betrayals for e in finished] == [expected[(e.instance, e.episode)]
                                                for e in finished]

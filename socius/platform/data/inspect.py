@@ -53,8 +53,11 @@ def inspect_run(run_dir: str | Path, family: str | None = None, member: str | No
                                                ("generation", generation)) if v is not None)
     lines.append(f"selection: {where or 'everything'}")
     lines.append(f"agent-steps: {steps.num_rows:,}")
-    lines.append(f"episodes: {episodes.num_rows:,}  matches: "
-                 f"{len(set(steps.column(schema.MATCH_ID).to_pylist())):,}")
+    played = set(zip(steps.column(schema.MATCH_ID).to_pylist(),
+                     steps.column(schema.EPISODE).to_pylist(), strict=True))
+    lines.append(f"episodes: {len(played):,}  matches: "
+                 f"{len({match for match, _ in played}):,}  finished matches: "
+                 f"{episodes.num_rows:,}")
     for title, column in (("families", schema.FAMILY), ("members", schema.MEMBER),
                           ("generations", "generation")):
         values = steps.column(column).to_pylist()
@@ -62,7 +65,8 @@ def inspect_run(run_dir: str | Path, family: str | None = None, member: str | No
         lines.append(f"{title}: " + ", ".join(f"{k} ({n:,} steps)" for k, n in counts.items()))
     if episodes.num_rows:
         returns = [np.mean(r) for r in episodes.column(schema.RETURNS).to_pylist()]
-        lines.append(f"episode length: mean {np.mean(episodes.column(schema.STEPS)):.1f} steps; "
+        lines.append(f"finished match length: mean {np.mean(episodes.column(schema.STEPS)):.1f} "
+                     f"steps (max {pc.max(episodes.column(schema.STEPS)).as_py()}); "
                      f"mean return per seat {np.mean(returns):.2f}; team changes "
                      f"{int(pc.sum(episodes.column(schema.TEAM_CHANGES)).as_py() or 0)}, rule "
                      f"changes {int(pc.sum(episodes.column(schema.RULE_CHANGES)).as_py() or 0)}")

@@ -17,19 +17,24 @@ SCRIPTED_PREFIX = "scripted:"
 @dataclass(frozen=True)
 class MatchTicket:
     """Seat i is played by league member `seats[i]` (or `scripted:<partner name>`); seats whose
-    `learn[i]` is true produce training data for that member."""
+    `learn[i]` is true produce training data for that member. The match lasts `episodes`
+    episodes of the scenario, however many runner calls that takes."""
 
     match_id: str
     scenario: Scenario
     seats: tuple[str, ...]
     learn: tuple[bool, ...]
     seed: int = 0
+    episodes: int = 1
 
     def __post_init__(self) -> None:
         n = self.scenario.n_players
         if len(self.seats) != n or len(self.learn) != n:
             raise ValueError(f"ticket {self.match_id}: {n} players need {n} seats and learn "
                              f"flags, got {len(self.seats)} and {len(self.learn)}")
+        if self.episodes < 1:
+            raise ValueError(f"ticket {self.match_id}: a match lasts at least one episode, "
+                             f"got episodes={self.episodes}")
         for seat, member in enumerate(self.seats):
             if self.learn[seat] and member.startswith(SCRIPTED_PREFIX):
                 raise ValueError(f"ticket {self.match_id}: seat {seat} ({member}) cannot learn")
@@ -62,6 +67,7 @@ class TicketBatch:
     learn: np.ndarray  # [K, M] bool
     seed: np.ndarray  # [K] int
     names_version: int = 0
+    episodes: int = 1  # episodes each of these matches lasts
     names: Any = None  # tuple[str, ...] or a reference to one
     scenarios: Any = None  # tuple[Scenario, ...] or a reference to one
 
@@ -89,5 +95,5 @@ class TicketBatch:
             n = scenarios[s].n_players
             out.append(MatchTicket(f"g{self.generation}-{self.first_match + k}", scenarios[s],
                                    tuple(names[i] for i in seats[:n]), tuple(learn[:n]),
-                                   seed))
+                                   seed, self.episodes))
         return out

@@ -24,9 +24,11 @@ def recorded_steps(steps=20, seed=0) -> pa.RecordBatch:
     """Real rollout rows: scripted players in the PD and in 4-player public goods."""
     pd = classic("prisoners_dilemma__textbook", horizon=5)
     pg = classic("public_goods__four_player", horizon=5)
+    # matches of several 5-step episodes: every call step is recorded
     tickets = [MatchTicket("pd-0", pd, ("scripted:tit_for_tat", "scripted:always_defect"),
-                           (False, False), seed=1),
-               MatchTicket("pg-0", pg, ("scripted:uniform_random",) * 4, (False,) * 4, seed=2)]
+                           (False, False), seed=1, episodes=max(1, steps // 5)),
+               MatchTicket("pg-0", pg, ("scripted:uniform_random",) * 4, (False,) * 4, seed=2,
+                           episodes=max(1, steps // 5))]
     runner = Runner(NetConfig(max_players=4, core="mlp"), steps=steps, seed=seed, record=True,
                     run_id="run_a")
     _, stats = runner.run(tickets, {})
@@ -240,7 +242,7 @@ def test_data_cli_inspects_replays_verifies_and_removes_runs(tmp_path, capsys):
     (run / "manifest.json").write_text(json.dumps({"socius_version": "x"}))
     pd = classic("prisoners_dilemma__textbook", horizon=5)
     tickets = [MatchTicket("g0-0", pd, ("scripted:tit_for_tat", "scripted:always_defect"),
-                           (False, False), seed=1)]
+                           (False, False), seed=1, episodes=2)]
     _, stats = Runner(NetConfig(max_players=2, core="mlp"), steps=10, record=True,
                       run_id="run_a").run(tickets, {})
     lake = Lake(run / "lake")

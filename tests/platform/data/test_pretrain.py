@@ -20,7 +20,7 @@ def test_cloning_tit_for_tat_reproduces_its_actions(tmp_path):
     run = tmp_path / "run"
     ipd = classic("prisoners_dilemma__textbook", horizon=None, continuation=0.9)
     tickets = [MatchTicket(f"g0-{k}", ipd, ("scripted:tit_for_tat", "scripted:uniform_random"),
-                           (False, False), seed=k) for k in range(64)]
+                           (False, False), seed=k, episodes=8) for k in range(64)]
     _, stats = Runner(NetConfig(max_players=2, core="mlp"), steps=64, seed=0, record=True,
                       run_id="run").run(tickets, {})
     lake = Lake(run / "lake")
@@ -56,17 +56,17 @@ def test_cloning_a_league_member_matches_its_action_distributions(ray_session, t
     scenarios = league_scenarios(config)
     tickets = [MatchTicket(f"eval-{k}", scenarios[k % len(scenarios)],
                            ("main_0",) * scenarios[k % len(scenarios)].n_players,
-                           (False,) * scenarios[k % len(scenarios)].n_players, seed=k)
+                           (False,) * scenarios[k % len(scenarios)].n_players, seed=k,
+                           episodes=8)  # horizons of at most 8 steps: 8 fill the 64-step call
                for k in range(128)]
     runner = Runner(member.config, steps=64, seed=1, record=True, run_id=run.name)
     lake = Lake(run / "lake", create=False)
     for call in range(2):
-        _, stats = runner.run([MatchTicket(f"{t.match_id}-{call}", t.scenario, t.seats,
-                                           t.learn, t.seed + call) for t in tickets],
-                              {"main_0": WeightsHandle(state_digest(weights), weights)})
+        played = [MatchTicket(f"{t.match_id}-{call}", t.scenario, t.seats, t.learn,
+                              t.seed + call, t.episodes) for t in tickets]
+        _, stats = runner.run(played, {"main_0": WeightsHandle(state_digest(weights), weights)})
         lake.write_by_family("steps", stats["steps"], run.name, config.generations)
-        lake.write_by_family("matches", matches_table(runner._tickets, run.name,
-                                                      config.generations),
+        lake.write_by_family("matches", matches_table(played, run.name, config.generations),
                              run.name, config.generations)
     examples = load_examples(run, ["member=main_0", f"generation={config.generations}"])
     net, stats = behaviour_clone(examples, epochs=20)

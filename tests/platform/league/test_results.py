@@ -27,7 +27,7 @@ def test_draws_and_self_play_across_teams():
     assert "a" in state.ratings and state.payoff.games.get(("a", "a", "prisoners_dilemma")) is None
 
 
-def test_runner_reports_each_finished_episode():
+def test_runner_reports_each_finished_match_once():
     from socius.platform.training.runner import Runner
     from socius.platform.training.tickets import MatchTicket
     from socius.platform.training.weights import WeightsHandle, state_digest
@@ -40,11 +40,20 @@ def test_runner_reports_each_finished_episode():
     pd = classic("prisoners_dilemma__textbook", horizon=5)
     teams = Scenario(name="t", n_players=4, games=(StageGame.make("public_goods"),),
                      team_sizes=(2, 2), horizon=5)
-    tickets = [MatchTicket("pd", pd, ("main_0", "scripted:always_defect"), (True, False)),
+    tickets = [MatchTicket("pd", pd, ("main_0", "scripted:always_defect"), (True, False),
+                           episodes=2),
                MatchTicket("pg", teams, ("main_0",) * 4, (True,) * 4)]
-    _, stats = Runner(config, steps=10).run(tickets, weights)
+    runner = Runner(config, steps=4)
+    _, stats = runner.run(tickets, weights)
+    assert stats["results"] == [] and stats["free_slots"] == 0  # nothing ended in 4 steps
+    _, stats = runner.run([], weights)
     results = stats["results"]
-    assert sorted(r.match_id for r in results) == ["pd", "pd", "pg", "pg"]  # 2 episodes each
+    assert [(r.match_id, r.steps, r.episode) for r in results] == [("pg", 5, 0)]
+    assert stats["free_slots"] == 1 and runner.in_flight() == ["pd"]
+    _, stats = runner.run([], weights)
+    results += stats["results"]
+    assert [(r.match_id, r.steps, r.episode) for r in stats["results"]] == [("pd", 10, 1)]
+    assert stats["free_slots"] == 2 and runner.in_flight() == []
     pd_result = next(r for r in results if r.match_id == "pd")
     assert pd_result.returns[1] >= pd_result.returns[0]  # defection never loses in the PD
     assert all(len(r.returns) == len(r.seats) for r in results)
@@ -64,9 +73,11 @@ def test_runner_counts_cooperation_per_member_and_partner():
     pd = classic("prisoners_dilemma__textbook", horizon=4)
     rps = classic("rock_paper_scissors__textbook", horizon=4)
     tickets = [MatchTicket("a", pd, ("scripted:always_cooperate", "scripted:always_defect"),
-                           (False, False)),
-               MatchTicket("b", pd, ("main_0", "scripted:tit_for_tat"), (True, False)),
-               MatchTicket("c", rps, ("main_0", "scripted:uniform_random"), (True, False))]
+                           (False, False), episodes=2),
+               MatchTicket("b", pd, ("main_0", "scripted:tit_for_tat"), (True, False),
+                           episodes=2),
+               MatchTicket("c", rps, ("main_0", "scripted:uniform_random"), (True, False),
+                           episodes=2)]
     _, stats = Runner(config, steps=8).run(tickets, weights)
     coop = stats["cooperation"]
     assert coop["scripted:always_cooperate"] == (8, 8)
@@ -74,11 +85,11 @@ def test_runner_counts_cooperation_per_member_and_partner():
     assert coop["scripted:uniform_random"] == (0, 0)  # RPS has no cooperative action
     cooperated, possible = coop["main_0"]
     assert possible == 8 and 0 <= cooperated <= 8  # only its PD steps count
-    # and per finished episode (horizon 4: two episodes of each ticket in 8 steps)
-    episodes = [r for r in stats["results"] if r.match_id == "a"]
-    assert len(episodes) == 2
-    assert all(r.steps == 4 and r.cooperated == (4, 0) and r.could_cooperate == (4, 4)
-               for r in episodes)
+    # and per finished match (horizon 4: a match of two episodes ends in 8 steps)
+    matches = [r for r in stats["results"] if r.match_id == "a"]
+    assert len(matches) == 1
+    assert all(r.steps == 8 and r.cooperated == (8, 0) and r.could_cooperate == (8, 8)
+               for r in matches)
     assert all(r.could_cooperate == (0, 0) for r in stats["results"] if r.match_id == "c")
 
 
