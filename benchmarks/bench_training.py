@@ -28,7 +28,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_envs import reference_scenario  # noqa: E402
 
-from socius.platform.training.loop import training_loop  # noqa: E402
+from socius.platform.training.loop import fixed_plan, training_loop  # noqa: E402
 from socius.platform.training.runner import Runner, RunnerActor  # noqa: E402
 from socius.platform.training.tickets import MatchTicket  # noqa: E402
 from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
@@ -95,9 +95,11 @@ def socius_sampling(repeats: int = 8, instances: int = INSTANCES,
     torch.manual_seed(0)
     state = {k: v.numpy() for k, v in SociusNet(NET).state_dict().items()}
     weights = {"main_0": WeightsHandle(state_digest(state), state)}
-    runner, plan, rates = Runner(NET, STEPS, device=device), tickets(instances), []
-    for _ in range(repeats + 1):
-        _, stats = runner.run(plan, weights)
+    runner, plan, rates = Runner(NET, STEPS, device=device), fixed_plan([tickets(instances)]), []
+    free = None  # matches run to their end; each call refills the slots that came free
+    for k in range(repeats + 1):
+        _, stats = runner.run(plan(k, free)[0], weights)
+        free = [stats["free_slots"]]
         rates.append(stats["agent_steps_sampled"] / stats["seconds"])
     return float(np.median(rates[1:]))
 
@@ -121,10 +123,10 @@ def socius_end_to_end(iterations: int, device: str | None = None) -> float:
     group = build_learner_group(NET, PPOSettings(epochs=EPOCHS), 10**9, module_ids=("main_0",))
     gpus = 0.5 if device and device.startswith("cuda") else 0  # the other half: the learner
     runner = RunnerActor.options(num_gpus=gpus).remote(NET, STEPS, device=device)
-    plan = tickets()
-    training_loop(group, [runner], lambda k: [plan], 2, PPOSettings(epochs=EPOCHS), MINIBATCH)
-    result = training_loop(group, [runner], lambda k: [plan], iterations,
-                           PPOSettings(epochs=EPOCHS), MINIBATCH)
+    plan = fixed_plan([tickets()])
+    warm = training_loop(group, [runner], plan, 2, PPOSettings(epochs=EPOCHS), MINIBATCH)
+    result = training_loop(group, [runner], plan, iterations, PPOSettings(epochs=EPOCHS),
+                           MINIBATCH, free_slots=warm.free_slots)
     return result.agent_steps_trained / result.seconds
 
 

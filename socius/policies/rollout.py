@@ -161,6 +161,7 @@ class RolloutCollector:
             self.set_policies(policies, seat_policy, learn)
 
     # --- slots ----------------------------------------------------------------------------------
+    @torch.inference_mode()  # the recurrent state was made under it
     def start_matches(self, slots: np.ndarray, scenario_index: np.ndarray, seeds: np.ndarray,
                       episodes: np.ndarray | int = 1) -> None:
         """Free `slots` start new matches: scenario `engine.scenarios[scenario_index[k]]`, seed
@@ -342,8 +343,8 @@ class RolloutCollector:
         valid = self.book.feed(rec["action"], rec["game"], rec["reward"], done, rec["episode"],
                                rec["teams_changed"], rec["rules_changed"])
         played = self.agent_steps_played = int((valid * host.n_players[None, :]).sum())
-        if self.log_steps:
-            self.step_log = {**{k: rec[k] for k in _STEP_LOG}, "valid": valid}
+        if self.log_steps:  # (and the recurrent state before each step, for checks)
+            self.step_log = {**{k: rec[k] for k in _STEP_LOG if k in rec}, "valid": valid}
         batches = {}
         m = host.max_players
         tokens = rec["tokens"].transpose(0, 1, 3, 2)  # [T, M, B, L]: rows by (seat, slot)
@@ -379,7 +380,7 @@ class RolloutCollector:
 
 # what the rollout lake stores of each step (`step_log`), as recorded before the step
 _STEP_LOG = ("tokens", "teams", "episode", "step", "game_slot", "action", "team_move",
-             "action_logp", "value", "reward", "terminated", "truncated")
+             "action_logp", "value", "reward", "terminated", "truncated", "state")
 
 
 def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_value: np.ndarray,

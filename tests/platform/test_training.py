@@ -34,8 +34,8 @@ def mixed_tickets(count=24):
     return tickets
 
 
-# None: the numpy engine and the host collector; "cpu" (and "cuda" where there is one): the
-# torch engine and the device collector
+# None: the numpy engine; "cpu" (and "cuda" where there is one): the torch engine, both
+# played by the one collector loop
 DEVICES = [None, "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
@@ -116,7 +116,7 @@ def test_tickets_are_validated():
 def ipd_through_the_loop(device: str | None, seed: int):
     """(cooperation with tit-for-tat, defection against always-defect) of a GRU net trained
     by PPO through runner actors and the loop, among an unlabelled mix of both partners."""
-    from socius.platform.training.loop import training_loop
+    from socius.platform.training.loop import fixed_plan, training_loop
     from socius.platform.training.runner import RunnerActor
     from socius.policies.trainer import PPOSettings, build_learner_group, learner_weights
 
@@ -131,7 +131,7 @@ def ipd_through_the_loop(device: str | None, seed: int):
     torch.manual_seed(seed)
     group = build_learner_group(config, ppo, 200_000, module_ids=("main_0",))
     runners = [RunnerActor.remote(config, 32, seed=seed, device=device)]
-    result = training_loop(group, runners, lambda k: [tickets], 49, ppo, minibatch_size=1024)
+    result = training_loop(group, runners, fixed_plan([tickets]), 49, ppo, minibatch_size=1024)
     assert result.agent_steps_trained >= 200_000
     net = SociusNet(config)
     net.load_state_dict(learner_weights(group, "main_0"))
@@ -158,7 +158,7 @@ def test_prisoners_dilemma_learning_holds_through_the_loop(ray_session, device):
 def test_several_runners_feed_one_local_learner(ray_session, core):
     """RLlib's local learner takes one batch per update: two runners' batches (recurrent ones
     zero-padded) are concatenated for it, and every trainable step is trained on."""
-    from socius.platform.training.loop import training_loop
+    from socius.platform.training.loop import fixed_plan, training_loop
     from socius.platform.training.runner import RunnerActor
     from socius.policies.trainer import PPOSettings, build_learner_group
 
@@ -168,7 +168,7 @@ def test_several_runners_feed_one_local_learner(ray_session, core):
     config, ppo = NetConfig(core=core), PPOSettings(epochs=1, minibatches=1)
     group = build_learner_group(config, ppo, 10_000, module_ids=("main_0",))
     runners = [RunnerActor.remote(config, 8, seed=s) for s in (0, 1)]
-    result = training_loop(group, runners, lambda k: [tickets, tickets], 2, ppo,
+    result = training_loop(group, runners, fixed_plan([tickets, tickets]), 2, ppo,
                            minibatch_size=256)
     assert result.agent_steps_trained == 2 * 2 * 16 * 8  # rounds, runners, tickets, steps
     assert all(np.isfinite(it["learner/update_seconds"]) for it in result.iterations)

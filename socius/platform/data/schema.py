@@ -14,7 +14,8 @@ than version 2, which matters on the hot path, where the disk's bandwidth is the
 generation's Parquet file can hold more matches than int16 counts, and variable binary, so
 observations of any width (and version-2 shards) read as one table.
 
-The lake's other tables (episodes, matches) are defined here too.
+The lake's other tables (episodes: one row per finished match; matches: one row when a ticket
+is issued and one when it ends, finished or cancelled — version 4) are defined here too.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ TEAM_CHANGES = "team_changes"
 RULE_CHANGES = "rule_changes"
 LEARNS = "learns"
 SEED = "seed"
+OUTCOME = "outcome"
+REASON = "reason"
+OUTCOMES = ("issued", "finished", "cancelled")
 
 EPISODE_FIELDS = [
     pa.field(RUN_ID, pa.string()),
@@ -154,6 +158,10 @@ MATCH_FIELDS = [
     pa.field(MEMBERS, pa.list_(pa.string())),
     pa.field(LEARNS, pa.list_(pa.bool_())),
     pa.field(SEED, pa.int64()),
+    # version 4: a ticket's row says "issued"; its end adds one row "finished" or "cancelled"
+    # (with the reason), so issued = finished + cancelled + in flight can be read off the lake
+    pa.field(OUTCOME, pa.string()),
+    pa.field(REASON, pa.string()),
 ]
 
 TABLE_FIELDS = {"steps": FIELDS, "episodes": EPISODE_FIELDS, "matches": MATCH_FIELDS}

@@ -9,7 +9,7 @@ match id, so a match's steps, episodes and ticket are stored together or not at 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +40,26 @@ def episodes_table(results: Sequence[MatchResult], run: str, generation: int) ->
 
 
 def matches_table(tickets: Sequence[MatchTicket], run: str, generation: int) -> pa.Table:
+    """The `issued` rows of these tickets."""
     return pa.Table.from_pylist([{
         schema.RUN_ID: run, schema.MATCH_ID: t.match_id, schema.GENERATION: generation,
         schema.SCENARIO_ID: t.scenario.id, schema.FAMILY: t.scenario.games[0].family,
         schema.SCENARIO_JSON: t.scenario.to_json(), schema.MEMBERS: list(t.seats),
-        schema.LEARNS: list(t.learn), schema.SEED: t.seed} for t in tickets],
+        schema.LEARNS: list(t.learn), schema.SEED: t.seed, schema.OUTCOME: "issued",
+        schema.REASON: ""} for t in tickets],
         schema=schema.table_schema("matches"))
+
+
+def outcomes_table(matches: Mapping[str, str], outcome: str, run: str, generation: int,
+                   reason: str = "") -> pa.Table:
+    """How matches ended: `matches` maps match id to family; `outcome` is "finished" or
+    "cancelled" (with a reason)."""
+    if outcome not in schema.OUTCOMES[1:]:
+        raise ValueError(f"outcome must be one of {schema.OUTCOMES[1:]}, got {outcome!r}")
+    return pa.Table.from_pylist([{
+        schema.RUN_ID: run, schema.MATCH_ID: match_id, schema.GENERATION: generation,
+        schema.FAMILY: family, schema.OUTCOME: outcome, schema.REASON: reason}
+        for match_id, family in matches.items()], schema=schema.table_schema("matches"))
 
 
 class LakeWriter:

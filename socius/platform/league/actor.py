@@ -94,8 +94,10 @@ class League:
                  rules: MatchmakingRules, snapshot_rules: SnapshotRules,
                  rng_state: dict[str, Any] | None = None, seed: int = 0,
                  initial_digests: Mapping[str, str] | None = None,
-                 evolution: EvolutionRules | None = None, fitness_kind: str = "own"):
+                 evolution: EvolutionRules | None = None, fitness_kind: str = "own",
+                 match_episodes: int = 1):
         self.state, self.scenarios = state, list(scenarios)
+        self.match_episodes = match_episodes
         self.evolution, self.fitness_kind = evolution, fitness_kind
         self._results: list[MatchResult] = []  # this generation's, for fitness
         self.rules, self.snapshot_rules = rules, snapshot_rules
@@ -139,12 +141,27 @@ class League:
                 else self._names_value
             self._names_version += 1
 
-    def plan(self, runners: int, count: int) -> list[TicketBatch]:
-        """One round: `count` tickets for each of `runners` runners, in one call, with the
-        shared lists attached (so runners can play them as they are)."""
+    def plan(self, free_slots: Sequence[int]) -> list[TicketBatch]:
+        """One round: as many tickets for each runner as it has free slots, in one call, with
+        the shared lists attached (so runners can play them as they are); each is in flight
+        until its result or its cancellation comes back."""
         shared = self.shared()
-        return [replace(self.issue(count), names=shared["names"], scenarios=shared["scenarios"])
-                for _ in range(runners)]
+        batches = [replace(self.issue(count), names=shared["names"],
+                           scenarios=shared["scenarios"], episodes=self.match_episodes)
+                   for count in free_slots]
+        self.state.tickets.issue({
+            f"g{b.generation}-{b.first_match + k}": self.scenarios[s].games[0].family
+            for b in batches for k, s in enumerate(b.scenario.tolist())})
+        return batches
+
+    def cancel(self, match_ids: Sequence[str], reason: str) -> dict[str, str]:
+        """Matches that end without a result (a member reset, the run stopped); returns
+        those that were in flight (match id -> family)."""
+        return self.state.tickets.cancel(match_ids, reason)
+
+    def books(self) -> dict[str, Any]:
+        """Tickets issued, finished, cancelled and in flight (cancellations by reason)."""
+        return self.state.tickets.counts()
 
     def start_generation(self, generation: int) -> None:
         self.state.generation = generation
@@ -153,6 +170,7 @@ class League:
     def report(self, results: list[MatchResult], steps_by_member: Mapping[str, int],
                cooperation: Mapping[str, Sequence[int]]) -> None:
         """Fold a batch of played matches into payoffs, ratings, step counts and cooperation."""
+        self.state.tickets.finish([r.match_id for r in results])
         record_results(self.state, results)
         track_returns(self.state, results)
         self._results.extend(results)

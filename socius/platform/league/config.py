@@ -154,9 +154,13 @@ class LeagueConfig(Strict):
     name: str = Field("league", description="run name (the run folder starts with it)")
     seed: int = Field(0, description="seed of matchmaking and initial weights")
     generations: int = Field(10, ge=1, description="generations to run")
-    rounds_per_generation: int = Field(8, ge=1, description="sample/learn rounds per generation")
-    tickets_per_round: int = Field(64, ge=1, description="matches each runner plays per round")
-    steps_per_round: int = Field(16, ge=1, description="steps of every match per round")
+    rounds_per_generation: int = Field(12, ge=1, description="sample/learn rounds per generation")
+    tickets_per_round: int = Field(64, ge=1, description="matches each runner keeps in play "
+                                   "(its engine slots); a slot takes a new ticket when its "
+                                   "match ends")
+    steps_per_round: int = Field(16, ge=1, description="steps of every match in play per "
+                                 "round (a unit of learning: matches run on across rounds)")
+    match_episodes: int = Field(1, ge=1, description="episodes of its scenario each match lasts")
     runners: int = Field(1, ge=1, description="runner actors")
     populations: list[PopulationConfig] = Field(
         default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")],

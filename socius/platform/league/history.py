@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from socius.platform.files import append_jsonl, read_jsonl
 from socius.platform.league.state import LeagueState
 
@@ -21,6 +23,7 @@ def generation_record(generation: int, state: LeagueState, result,
                       seconds: float) -> dict[str, Any]:
     """What one generation did (`result` is the training loop's `LoopResult`)."""
     episodes = result.match_results
+    lengths = [e.steps for e in episodes]
     stage_seconds = {stage: float(sum(it.get(stage, 0.0) for it in result.iterations))
                      for stage in STAGES}
     return {
@@ -35,7 +38,10 @@ def generation_record(generation: int, state: LeagueState, result,
         "throughput": {"trained": result.agent_steps_trained / max(seconds, 1e-9),
                        "sampled": result.agent_steps_sampled / max(seconds, 1e-9)},
         "stage_seconds": {**stage_seconds, "total": seconds},
-        "episodes": len(episodes),
+        "episodes": len(episodes),  # finished matches (one result each)
+        "match_steps": {"mean": float(np.mean(lengths)) if lengths else 0.0,
+                        "max": max(lengths, default=0),
+                        "p90": float(np.percentile(lengths, 90)) if lengths else 0.0},
         "families": dict(Counter(e.family for e in episodes)),
         "scenarios": dict(Counter(e.scenario_id for e in episodes)),
         "team_changes": sum(e.team_changes for e in episodes),

@@ -19,7 +19,7 @@ from socius.platform.league.state import LeagueState
 
 @dataclass(frozen=True)
 class MatchResult:
-    """One finished episode of a ticket."""
+    """One finished match: per-seat totals over its episodes (`episode`: the last one's index)."""
 
     match_id: str
     family: str
@@ -27,7 +27,7 @@ class MatchResult:
     returns: tuple[float, ...]
     team_sizes: tuple[int, ...]
     scenario_id: str = ""
-    steps: int = 0  # the episode's length
+    steps: int = 0  # the match's length in steps
     # per seat: cooperative actions, and steps in games that have a cooperative action
     cooperated: tuple[int, ...] = ()
     could_cooperate: tuple[int, ...] = ()
@@ -48,6 +48,7 @@ class MatchResult:
 
 def record_results(state: LeagueState, results: list[MatchResult]) -> LeagueState:
     """Fold results into the payoff table and the ratings (in place; returns the state)."""
+    state.matches_recorded += len(results)
     for result in results:
         teams = result.teams()
         for i, (members_a, score_a) in enumerate(teams):

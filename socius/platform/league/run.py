@@ -25,7 +25,12 @@ import torch
 
 import socius
 from socius.envs import Scenario, ScenarioSpace, classic
-from socius.platform.data.writer import LakeWriterActor, episodes_table, matches_table
+from socius.platform.data.writer import (
+    LakeWriterActor,
+    episodes_table,
+    matches_table,
+    outcomes_table,
+)
 from socius.platform.files import write_json_atomic
 from socius.platform.league.actor import LeagueActor
 from socius.platform.league.config import LeagueConfig
@@ -50,6 +55,10 @@ from socius.policies.trainer import (
 )
 
 STATE_FILE, MANIFEST_FILE, CLUSTER_FILE = "league.json", "manifest.json", "cluster.json"
+# why matches end without a result
+RESUMED = "in flight when the run stopped"
+MEMBER_RESET = "a member's weights were reset or replaced"
+RUN_FINISHED = "the run finished"
 
 
 def initial_state(config: LeagueConfig) -> LeagueState:
@@ -142,8 +151,11 @@ def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> Le
             "only its own runs (state format 1)")
     config = LeagueConfig(**saved_manifest["config"])
     state = LeagueState.from_dict(saved["league"])
+    in_flight = len(state.tickets.in_flight)
     league = LeagueRun(config, run_dir, state, rng_state=saved["rng"])
-    log(f"resuming {run_dir} after generation {state.generation}")
+    log(f"resuming {run_dir} after generation {state.generation}" + (
+        f"; {in_flight} matches in flight when it stopped are cancelled ({RESUMED})"
+        if in_flight else ""))
     return league.run(first_generation=state.generation + 1, log=log)
 
 
@@ -173,8 +185,10 @@ class LeagueRun:
             resources_per_learner=placement.learner_resources)
         self.runners = [RunnerActor.options(**place.runner_options(placement)).remote(
             self.net_config, config.steps_per_round, seed=config.seed + i,
-            record=config.data.store, run_id=run_dir.name, device=device)
-            for i in range(config.runners)]
+            record=config.data.store, run_id=run_dir.name, device=device,
+            slots=config.tickets_per_round) for i in range(config.runners)]
+        # every runner starts with all its slots free; matches then run across rounds
+        self.free_slots = [config.tickets_per_round] * config.runners
         state_options = place.state_options(placement)  # league actor and writer: the head
         self.mirror = None
         if config.tracking.mirror:
@@ -189,6 +203,10 @@ class LeagueRun:
                 data.max_bytes, data.compact,
                 drop_after=state.generation if rng_state is not None else None,
                 fsync=data.fsync)
+        self.generation = state.generation + 1 if rng_state is not None else 0
+        if rng_state is not None and state.tickets.in_flight:
+            # the runners that played them are gone: those matches end here, without a result
+            self._cancelled(state.tickets.cancel(list(state.tickets.in_flight), RESUMED))
         if start is not None:
             for member_id in self.learning:
                 set_learner_state(self.group, member_id, start)
@@ -208,7 +226,8 @@ class LeagueRun:
             state, scenarios, rules, snapshots, rng_state, seed=config.seed,
             initial_digests={m: state_digest(w) for m, w in self.initial.items()},
             evolution=evolution,
-            fitness_kind=config.evolution.fitness if config.evolution else "own")
+            fitness_kind=config.evolution.fitness if config.evolution else "own",
+            match_episodes=config.match_episodes)
         self.scenario_count = len(scenarios)
         self.metrics = LeagueMetrics(run_dir.name)
         write_json_atomic(run_dir / CLUSTER_FILE, place.cluster_record(self._actor_nodes()))
@@ -255,22 +274,27 @@ class LeagueRun:
                 self.generation = generation
                 care = {m.id: (m.care["team"], m.care["others"]) for m in state.learners()}
 
-                def plan(_round: int) -> list:
-                    batches = ray.get(league.plan.remote(len(self.runners),
-                                                         config.tickets_per_round))
+                def plan(_round: int, free_slots: list[int]) -> list:
+                    batches = ray.get(league.plan.remote(free_slots))
                     self._store("matches", matches_table(
                         [t for b in batches for t in b.tickets()], run_dir.name, self.generation))
                     return batches
 
                 result = training_loop(self.group, self.runners, plan,
                                        config.rounds_per_generation, self.ppo, minibatch,
-                                       frozen=self.frozen, learning=self.learning, care=care,
+                                       free_slots=self.free_slots, frozen=self.frozen,
+                                       learning=self.learning, care=care,
                                        on_steps=lambda steps: self._store("steps", steps))
+                self.free_slots = result.free_slots
                 league.report.remote(result.match_results, result.steps_by_member,
                                      result.cooperation)
                 self._store("episodes", episodes_table(result.match_results, run_dir.name,
                                                        generation))
-                state, weights = self._after_generation()
+                self._store("matches", outcomes_table(
+                    {r.match_id: r.family for r in result.match_results}, "finished",
+                    run_dir.name, generation))
+                state, weights = self._after_generation(
+                    last=generation == config.generations - 1)
                 if self.mirror is not None:
                     self.mirror.request()
                 if self.writer is not None:
@@ -280,6 +304,7 @@ class LeagueRun:
                                           **weights}, result.match_results)
                 seconds = time.perf_counter() - start
                 record = generation_record(generation, state, result, seconds)
+                record["tickets"] = self._books(state)
                 append_record(run_dir, record)
                 self.metrics.record(record)
                 top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
@@ -300,6 +325,28 @@ class LeagueRun:
                 ray.kill(actor)
         return state
 
+    def _cancel(self, members: set[str] | None, reason: str) -> None:
+        """Cancel the runners' matches that seat any of `members` (None: all of them)."""
+        cancelled = ray.get([runner.cancel.remote(members) for runner in self.runners])
+        for i, match_ids in enumerate(cancelled):
+            self.free_slots[i] += len(match_ids)
+        self._cancelled(ray.get(self.league.cancel.remote(
+            [m for ids in cancelled for m in ids], reason)), reason)
+
+    def _cancelled(self, matches: dict[str, str], reason: str = RESUMED) -> None:
+        """Cancellations into the lake's matches table."""
+        if matches:
+            self._store("matches", outcomes_table(matches, "cancelled", self.run_dir.name,
+                                                  self.generation, reason))
+
+    def _books(self, state: LeagueState) -> dict[str, Any]:
+        """The league's ticket books, checked against the matches the runners hold."""
+        books = state.tickets.counts()
+        books["runner_in_flight"] = sum(self.config.tickets_per_round - free
+                                        for free in self.free_slots)
+        books["balanced"] = books["balanced"] and books["runner_in_flight"] == books["in_flight"]
+        return books
+
     def _store(self, table: str, data) -> None:
         """Hand rows to the lake writer without waiting (at most 16 writes in flight)."""
         if self.writer is None:
@@ -308,13 +355,21 @@ class LeagueRun:
         if len(self._pending) > 16:
             _, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - 16)
 
-    def _after_generation(self) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]]]:
-        """Snapshots and resets as the league actor orders them; then learners, snapshots and
-        the state are saved, the state last and atomically, so it never names a missing file.
-        Returns the saved state and the learners' weights as saved."""
+    def _after_generation(self, last: bool
+                          ) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]]]:
+        """Snapshots and resets as the league actor orders them; matches of members whose
+        weights are reset or replaced are cancelled (all matches after the `last` generation);
+        then learners, snapshots and the state are saved, the state last and atomically, so it
+        never names a missing file. Returns the saved state and the learners' weights."""
         weights = learner_states(self.group, self.learning)
         orders = ray.get(self.league.close_generation.remote(
             {m: state_digest(w) for m, w in weights.items()}))
+        replaced = {o.member for o in orders.snapshots if o.reset} | {
+            c.child for c in orders.copies}
+        if last:
+            self._cancel(None, RUN_FINISHED)
+        elif replaced:
+            self._cancel(replaced, MEMBER_RESET)
         saved = ray.get(self.league.saved.remote())
         state = LeagueState.from_dict(saved["league"])
         for order in orders.snapshots:

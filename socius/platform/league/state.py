@@ -6,6 +6,7 @@ pure functions over it. Everything here converts to and from JSON-ready dicts fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -96,6 +97,61 @@ class PayoffTable:
 
 
 @dataclass
+class TicketLedger:
+    """Every ticket the league issued ends in one outcome: finished (its result reported once)
+    or cancelled (with a reason); the rest are in flight. `balanced` checks the books."""
+
+    issued: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    in_flight: dict[str, str] = field(default_factory=dict)  # match id -> family
+    cancel_reasons: dict[str, int] = field(default_factory=dict)
+
+    def issue(self, matches: Mapping[str, str]) -> None:
+        """New tickets: match id -> family."""
+        self.issued += len(matches)
+        self.in_flight.update(matches)
+
+    def finish(self, match_ids: list[str]) -> None:
+        """Results of matches in flight; a match reported twice, or never issued, is an error."""
+        unknown = [m for m in match_ids if m not in self.in_flight]
+        if unknown or len(set(match_ids)) != len(match_ids):
+            raise ValueError(f"results for matches not in flight (or reported twice): "
+                             f"{sorted(unknown)[:5] or sorted(match_ids)[:5]}")
+        for match_id in match_ids:
+            del self.in_flight[match_id]
+        self.finished += len(match_ids)
+
+    def cancel(self, match_ids: Iterable[str], reason: str) -> dict[str, str]:
+        """Cancel those of `match_ids` still in flight; returns them (id -> family)."""
+        cancelled = {m: self.in_flight.pop(m) for m in dict.fromkeys(match_ids)
+                     if m in self.in_flight}
+        self.cancelled += len(cancelled)
+        if cancelled:
+            self.cancel_reasons[reason] = self.cancel_reasons.get(reason, 0) + len(cancelled)
+        return cancelled
+
+    @property
+    def balanced(self) -> bool:
+        return self.issued == self.finished + self.cancelled + len(self.in_flight)
+
+    def counts(self) -> dict[str, Any]:
+        return {"issued": self.issued, "finished": self.finished, "cancelled": self.cancelled,
+                "in_flight": len(self.in_flight), "balanced": self.balanced,
+                "cancel_reasons": dict(sorted(self.cancel_reasons.items()))}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"issued": self.issued, "finished": self.finished, "cancelled": self.cancelled,
+                "in_flight": dict(sorted(self.in_flight.items())),
+                "cancel_reasons": dict(sorted(self.cancel_reasons.items()))}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TicketLedger:
+        return cls(data["issued"], data["finished"], data["cancelled"], dict(data["in_flight"]),
+                   dict(data.get("cancel_reasons", {})))
+
+
+@dataclass
 class LeagueState:
     """Everything the league knows; persisted each generation."""
 
@@ -104,6 +160,8 @@ class LeagueState:
     ratings: dict[str, Rating] = field(default_factory=dict)
     generation: int = 0
     tickets_issued: int = 0  # match ids count on from here
+    tickets: TicketLedger = field(default_factory=TicketLedger)
+    matches_recorded: int = 0  # finished matches folded into payoffs and ratings
     # member or scripted partner -> share of cooperative actions, in the games that have one,
     # over the last generation it played them
     cooperation: dict[str, float] = field(default_factory=dict)
@@ -119,6 +177,8 @@ class LeagueState:
                 "payoff": self.payoff.to_dict(),
                 "ratings": {k: [r.mu, r.sigma] for k, r in sorted(self.ratings.items())},
                 "tickets_issued": self.tickets_issued,
+                "tickets": self.tickets.to_dict(),
+                "matches_recorded": self.matches_recorded,
                 "cooperation": dict(sorted(self.cooperation.items())),
                 "scenario_returns": dict(sorted(self.scenario_returns.items()))}
 
@@ -128,6 +188,9 @@ class LeagueState:
                    payoff=PayoffTable.from_dict(data["payoff"]),
                    ratings={k: Rating(mu, sigma) for k, (mu, sigma) in data["ratings"].items()},
                    generation=data["generation"], tickets_issued=data.get("tickets_issued", 0),
+                   tickets=TicketLedger.from_dict(data["tickets"]) if "tickets" in data
+                   else TicketLedger(),
+                   matches_recorded=data.get("matches_recorded", 0),
                    cooperation=dict(data.get("cooperation", {})),
                    scenario_returns={k: list(v) for k, v in
                                      data.get("scenario_returns", {}).items()})

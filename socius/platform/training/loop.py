@@ -1,5 +1,8 @@
-"""The Socius training loop: runners sample match tickets, RLlib's LearnerGroup learns from their
+"""The Socius training loop: runners play matches, RLlib's LearnerGroup learns from their
 batches through the object store, new weights go back to the runners by content hash.
+
+Matches run to their end: a runner keeps each match in play across rounds, and each round the
+plan gives every runner as many new tickets as it has free slots (`plan(round, free_slots)`).
 
 Sampling overlaps learning: while the learners update on round k, the runners already play round
 k + 1 with the weights of round k (one update behind, which PPO's ratio clipping absorbs). On a
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,30 @@ class LoopResult:
     match_results: list = field(default_factory=list)  # league.results.MatchResult
     # per member or scripted partner: [cooperative actions, steps where cooperating was possible]
     cooperation: dict[str, list[int]] = field(default_factory=dict)
+    free_slots: list[int] | None = None  # each runner's free slots after the last round
+
+
+# (round, each runner's free slots or None for fresh runners) -> each runner's new tickets
+Plan = Callable[[int, list[int] | None], list[list[MatchTicket] | TicketBatch]]
+
+
+def fixed_plan(tickets: list[list[MatchTicket]]) -> Plan:
+    """A plan without a league: runner i plays `tickets[i]` over and over, each free slot taking
+    the next ticket of its list under a fresh match id (`<id>#<n>`); None free slots (fresh
+    runners) take the whole list."""
+    issued = [0] * len(tickets)
+
+    def plan(_round: int, free_slots: list[int] | None) -> list[list[MatchTicket]]:
+        out = []
+        for i, templates in enumerate(tickets):
+            count = len(templates) if free_slots is None else free_slots[i]
+            batch = [templates[(issued[i] + j) % len(templates)] for j in range(count)]
+            out.append([replace(t, match_id=f"{t.match_id}#{issued[i] + j}")
+                        for j, t in enumerate(batch)])
+            issued[i] += count
+        return out
+
+    return plan
 
 
 def _members(tickets: list[MatchTicket] | TicketBatch) -> set[str]:
@@ -65,32 +92,32 @@ def learner_data(learner_group, batch_refs: list) -> dict[str, Any]:
     return {"batch_refs": [m if isinstance(m, ray.ObjectRef) else ray.put(m) for m in merged]}
 
 
-def training_loop(learner_group, runners: list,
-                  plan: Callable[[int], list[list[MatchTicket] | TicketBatch]],
-                  iterations: int, ppo: PPOSettings, minibatch_size: int,
+def training_loop(learner_group, runners: list, plan: Plan, iterations: int, ppo: PPOSettings,
+                  minibatch_size: int, free_slots: list[int] | None = None,
                   frozen: dict[str, WeightsHandle] | None = None,
                   learning: list[str] | None = None,
                   care: dict[str, tuple[float, float]] | None = None,
                   on_steps: Callable[[Any], None] | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
-    """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k)` gives each runner's
-    tickets for round k (called once per round); `frozen` holds the weights of members that
+    """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k, free_slots)` gives
+    each runner's new tickets for round k, as many as it has free slots (`free_slots` of the
+    first round: None for fresh runners); `frozen` holds the weights of members that
     never learn; `learning` the members the LearnerGroup trains (default: all others);
     `care[member]` = (team, others) weights of that member's training rewards; runners that
     record steps hand each round's Arrow batch to `on_steps`."""
     frozen = frozen or {}
     result, start = LoopResult(), time.perf_counter()
-    first = plan(0)
+    first = plan(0, free_slots)
     if learning is None:
         learning = sorted(set().union(*(_members(ts) for ts in first)) - set(frozen))
     weights = {**frozen, **publish(learner_group, learning)}
 
-    def sample(round_: int) -> list:
-        tickets = first if round_ == 0 else plan(round_)
+    def sample(round_: int, free: list[int] | None) -> list:
+        tickets = first if round_ == 0 else plan(round_, free)
         return [runner.run.options(num_returns=2).remote(ts, weights, care)
                 for runner, ts in zip(runners, tickets, strict=True)]
 
-    pending = sample(0)
+    pending = sample(0, free_slots)
     for k in range(iterations):
         t0 = time.perf_counter()
         batch_refs, stat_refs = (list(x) for x in zip(*pending, strict=True))
@@ -99,8 +126,9 @@ def training_loop(learner_group, runners: list,
             if "steps" in s and on_steps is not None:
                 on_steps(s.pop("steps"))
         t1 = time.perf_counter()
-        if k + 1 < iterations:
-            pending = sample(k + 1)  # runners play the next round while the learners update
+        result.free_slots = [s["free_slots"] for s in stats]
+        if k + 1 < iterations:  # runners play the next round while the learners update
+            pending = sample(k + 1, result.free_slots)
         trained = sum(s["agent_steps_trainable"] for s in stats)
         result.agent_steps_trained += trained
         for s in stats:

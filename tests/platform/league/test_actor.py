@@ -35,15 +35,36 @@ def test_tickets_need_the_shared_lists_and_play_with_them():
     assert [t.match_id for t in tickets] == [f"g0-{k}" for k in range(8)]
     assert {t.scenario.name for t in tickets} <= {"prisoners_dilemma__textbook",
                                                   "stag_hunt__textbook"}
-    planned = lg.plan(runners=2, count=4)
-    assert len(planned) == 2 and planned[1].tickets()[0].match_id == "g0-12"
+    planned = lg.plan([4, 3, 0])  # as many tickets as each runner has free slots
+    assert [len(b) for b in planned] == [4, 3, 0]
+    assert planned[1].tickets()[0].match_id == "g0-12" and planned[2].tickets() == []
+    assert lg.books() == {"issued": 7, "finished": 0, "cancelled": 0, "in_flight": 7,
+                          "balanced": True, "cancel_reasons": {}}
+
+
+def test_every_planned_ticket_ends_once_finished_or_cancelled():
+    lg = league()
+    ids = [t.match_id for b in lg.plan([3, 3]) for t in b.tickets()]
+    lg.report([MatchResult(ids[0], "prisoners_dilemma", ("main_0", "main_0"), (1.0, 1.0),
+                           (1, 1))], {}, {})
+    # ids[0] finished already
+    assert list(lg.cancel(ids[:2], "member reset")) == [ids[1]]
+    books = lg.books()
+    assert (books["issued"], books["finished"], books["cancelled"], books["in_flight"]) == \
+        (6, 1, 1, 4) and books["balanced"] and books["cancel_reasons"] == {"member reset": 1}
+    with pytest.raises(ValueError, match="not in flight"):  # a result reported twice
+        lg.report([MatchResult(ids[0], "prisoners_dilemma", ("main_0", "main_0"), (1.0, 1.0),
+                               (1, 1))], {}, {})
+    saved = LeagueState.from_dict(lg.saved()["league"])
+    assert set(saved.tickets.in_flight) == set(ids[2:]) and saved.tickets.balanced
 
 
 def test_reports_then_snapshots_resets_and_a_new_name_list():
     lg = league()
     version = lg.shared()["names_version"]
-    results = [MatchResult("g0-0", "prisoners_dilemma", ("main_exploiter_0", "main_0"),
-                           (5.0, 0.0), (1, 1))] * 40
+    results = [MatchResult(f"g0-{k}", "prisoners_dilemma", ("main_exploiter_0", "main_0"),
+                           (5.0, 0.0), (1, 1)) for k in range(40)]
+    lg.state.tickets.issue({r.match_id: r.family for r in results})
     lg.report(results, {"main_0": 120, "main_exploiter_0": 30},
               {"main_0": (3, 4), "scripted:tit_for_tat": (4, 4)})
     state = lg.get_state()
@@ -80,13 +101,19 @@ def test_evolution_copies_the_fitter_member_after_its_generation():
                                          top_fraction=0.5, resample_prob=0.0),
                 fitness_kind="welfare")
     # main_1's matches are mutual cooperation, main_0's mutual defection
-    results = [MatchResult("a", "prisoners_dilemma", ("main_1", "main_1"), (3.0, 3.0), (1, 1)),
-               MatchResult("b", "prisoners_dilemma", ("main_0", "main_0"), (1.0, 1.0), (1, 1))]
+    def results(generation):
+        played = [MatchResult(f"a{generation}", "prisoners_dilemma", ("main_1", "main_1"),
+                              (3.0, 3.0), (1, 1)),
+                  MatchResult(f"b{generation}", "prisoners_dilemma", ("main_0", "main_0"),
+                              (1.0, 1.0), (1, 1))]
+        lg.state.tickets.issue({r.match_id: r.family for r in played})
+        return played
+
     lg.start_generation(0)
-    lg.report(results, {}, {})
+    lg.report(results(0), {}, {})
     assert lg.close_generation({"main_0": "d0", "main_1": "d1"}).copies == []  # not due yet
     lg.start_generation(1)
-    lg.report(results, {}, {})
+    lg.report(results(1), {}, {})
     copies = lg.close_generation({"main_0": "d0", "main_1": "d1"}).copies
     assert [(c.child, c.parent) for c in copies] == [("main_0", "main_1")]
     child = lg.get_state().members["main_0"]

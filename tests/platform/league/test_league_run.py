@@ -59,9 +59,18 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
     assert all(s.format == "parquet" for s in lake.shards())
     rows = lake.summary()["rows"]
-    assert rows["steps"] == 3 * 2 * 16 * 8 * 2  # generations, rounds, tickets, steps, seats
-    assert rows["matches"] == 3 * 2 * 16 and rows["episodes"] > 0
+    # every seat's step of every match in play; a finished match once in the episodes table
+    assert rows["steps"] == sum(h["agent_steps_sampled"] for h in history)
+    assert rows["episodes"] == sum(h["episodes"] for h in history) == state.tickets.finished
     assert lake.read("steps").column("run_id").unique().to_pylist() == ["run"]
+    # the books: every ticket issued ends once, finished or cancelled (all, as the run ends)
+    outcomes = lake.read("matches").column("outcome").to_pylist()
+    books = history[-1]["tickets"]
+    assert all(h["tickets"]["balanced"] for h in history) and books["in_flight"] == 0
+    assert outcomes.count("issued") == books["issued"] == state.tickets.issued >= 3 * 2 * 16
+    assert outcomes.count("finished") == books["finished"] > 0
+    assert outcomes.count("cancelled") == books["cancelled"] == sum(
+        books["cancel_reasons"].values())
     # the MLflow mirror (SQLite in the run folder): every generation and snapshot, once
     mirrored = json.loads((run_dir / "mirror.json").read_text())
     assert sorted(mirrored["generations"]) == [0, 1, 2]
@@ -146,6 +155,8 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
         "name=rps", "generations=4", "rounds_per_generation=8", "snapshot_every_steps=2000",
         "lr=0.03", "entropy=0", "core=mlp", "scripted=[]", f"init_from={tmp_path / 'rock'}",
         "scenarios.classics=[rock_paper_scissors__textbook]", "scenarios.classic_horizon=1",
+        # a match of 16 one-shot games fills each 16-step round
+        "match_episodes=16",
         "scenarios.max_players=2", "populations=[{name: red, main: 1, main_exploiter: 1}]"])
     scenario = league_scenarios(config)[0]
     values = []
@@ -214,7 +225,7 @@ def test_smoke_league_with_a_remote_learner_actor(ray_session, tmp_path):
 
 
 def test_smoke_league_through_the_torch_path(ray_session, tmp_path):
-    """placement.runner_device=cpu: runners play on the torch engine and device collector (on
+    """placement.runner_device=cpu: runners play on the torch engine and its device (on
     a GPU with runner_gpus; here on the CPU): the league trains, rates and stores its steps."""
     from socius.platform.data.lake import Lake
     from socius.platform.league.history import read_history
