@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from socius.platform.files import write_json_atomic
+from socius.platform.league.history import read_history
 from socius.platform.league.state import LeagueState
 from socius.policies.checkpoint import CheckpointError, read_manifest
 
@@ -44,10 +45,27 @@ def model_name(league: str, member: str) -> str:
     return f"socius.{league}.{member}"
 
 
+# A tracking server that does not answer fails a call within about 15 s (MLflow's defaults
+# retry for minutes): at most this many retries, each request waiting at most this long.
+HTTP_RETRIES, HTTP_TIMEOUT_S = "1", "5"
+
+
 def mlflow_client(uri: str):
     from mlflow import MlflowClient
 
+    if uri.startswith(("http://", "https://")):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_RETRIES)
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a SQLite store's artifacts go: `mlartifacts/` beside the database (for the
+    default store, inside the run folder) rather than `./mlruns` of whatever folder the run
+    was started from; None (the server's choice) for other stores."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
@@ -83,7 +101,8 @@ class Mirror:
         if self.done["run_id"] is None:
             experiment = client.get_experiment_by_name(EXPERIMENT)
             experiment_id = experiment.experiment_id if experiment else \
-                client.create_experiment(EXPERIMENT)
+                client.create_experiment(EXPERIMENT,
+                                         artifact_location=artifact_location(self.uri))
             run = client.create_run(experiment_id, run_name=self.run_dir.name,
                                     tags={"socius.run_dir": str(self.run_dir.resolve()),
                                           "socius.version": manifest["socius_version"]})
@@ -98,11 +117,13 @@ class Mirror:
             self.done["experiment_id"] = experiment_id  # for links (the dashboard's)
             self._save()
         run_id = self.done["run_id"]
-        if state.generation not in self.done["generations"]:
-            self._log_generation(client, run_id, state)
-            self.done["generations"].append(state.generation)
+        for record in read_history(self.run_dir):  # every generation not logged yet
+            if record["generation"] in self.done["generations"]:
+                continue
+            self._log_generation(client, run_id, record)
+            self.done["generations"].append(record["generation"])
             self._save()
-            added["generations"].append(state.generation)
+            added["generations"].append(record["generation"])
         league = manifest["config"]["name"]
         split = hashlib.sha256(json.dumps(manifest["config"]["scenarios"], sort_keys=True)
                                .encode()).hexdigest()[:16]
@@ -117,18 +138,22 @@ class Mirror:
         self._set_champions(client, league, state)
         return added
 
-    def _log_generation(self, client, run_id: str, state: LeagueState) -> None:
+    def _log_generation(self, client, run_id: str, record: dict[str, Any]) -> None:
+        """One generation's line of history.jsonl as metrics (step = generation)."""
         from mlflow.entities import Metric
 
-        step, metrics = state.generation, []
-        for member_id, rating in state.ratings.items():
-            metrics.append(Metric(f"rating/{_key(member_id)}", rating.ordinal, 0, step))
-        for member_id, rate in state.cooperation.items():
+        step, metrics = record["generation"], []
+        for member_id, ordinal in record["ratings"].items():
+            metrics.append(Metric(f"rating/{_key(member_id)}", ordinal, 0, step))
+        for member_id, rate in record["cooperation"].items():
             metrics.append(Metric(f"cooperation/{_key(member_id)}", rate, 0, step))
-        for member in state.learners():
-            for kind, value in member.care.items():
-                metrics.append(Metric(f"care_{kind}/{_key(member.id)}", value, 0, step))
-        metrics.append(Metric("members", float(len(state.members)), 0, step))
+        for member_id, (team, others) in record["care"].items():
+            metrics.append(Metric(f"care_team/{_key(member_id)}", team, 0, step))
+            metrics.append(Metric(f"care_others/{_key(member_id)}", others, 0, step))
+        metrics.append(Metric("members", float(record["members"]), 0, step))
+        metrics.append(Metric("agent_steps_trained", float(record["agent_steps_trained"]), 0,
+                              step))
+        metrics.append(Metric("episodes", float(record["episodes"]), 0, step))
         for start in range(0, len(metrics), 500):
             client.log_batch(run_id, metrics=metrics[start: start + 500])
 
@@ -209,10 +234,11 @@ class BackgroundMirror:
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - any MLflow failure: retry next time
                 if self.last_error is None:
-                    self.log(f"mlflow mirror: {exc.__class__.__name__}: {str(exc)[:200]} "
-                             "(training goes on; the mirror retries)")
+                    self.log(f"mlflow mirror ({self.mirror.uri}): {exc.__class__.__name__}: "
+                             f"{str(exc)[:200]} (training goes on; the mirror retries)")
                 self.last_error = str(exc)
-            if self._stop.is_set():
+            # a close() during that sync asked for one more: the run's last state
+            if self._stop.is_set() and not self._wake.is_set():
                 return
 
     def close(self, timeout: float = 120.0) -> None:

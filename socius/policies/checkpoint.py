@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 import socius
@@ -33,6 +33,9 @@ SUPPORTED_FORMAT_VERSIONS = (1,)
 WEIGHTS, MANIFEST = "weights.safetensors", "policy.json"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 1 << 30
+# Largest architecture size a checkpoint may declare (policy.json is written by whoever wrote the
+# checkpoint: its sha256 proves integrity, not origin); far above anything trained here.
+MAX_ARCHITECTURE_SIZE = {"history": 64, "embed": 1024, "hidden": 4096, "core_size": 4096}
 
 
 class CheckpointError(ValueError):
@@ -67,6 +70,7 @@ def save_checkpoint(net: SociusNet, path: str | os.PathLike, lineage: dict[str, 
     try:
         state = {k: v.detach().to("cpu", torch.float32).contiguous()
                  for k, v in net.state_dict().items()}
+        _check_finite(state, path)
         save_file(state, str(staging / WEIGHTS))
         manifest = {
             "format": FORMAT,
@@ -117,8 +121,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{manifest_path}: larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{manifest_path}: not valid JSON ({str(exc)[:200]})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: not a socius policy (format should be {FORMAT!r})")
     version = manifest.get("format_version")
@@ -133,10 +137,26 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     architecture = manifest.get("architecture")
     if not isinstance(architecture, dict) or architecture.get("class") != "SociusNet":
         raise CheckpointError(f"{manifest_path}: unknown architecture {architecture!r}")
-    for key in ("weights_sha256", "weights_bytes"):
-        if key not in manifest:
-            raise CheckpointError(f"{manifest_path}: missing key {key!r}")
+    for key, kind in (("weights_sha256", str), ("weights_bytes", int)):
+        if not isinstance(manifest.get(key), kind):
+            raise CheckpointError(f"{manifest_path}: {key!r} missing or not a {kind.__name__}")
+    config = architecture.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{manifest_path}: architecture.config should be a mapping")
+    for key, bound in MAX_ARCHITECTURE_SIZE.items():
+        value = config.get(key)
+        if isinstance(value, int) and value > bound:
+            raise CheckpointError(f"{manifest_path}: architecture.config.{key} = {value} is "
+                                  f"above {bound} (refused before building anything)")
     return manifest
+
+
+def _check_finite(state: dict[str, torch.Tensor], where: Path) -> None:
+    """No checkpoint holds a NaN or an infinity (a diverged learner's weights)."""
+    bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{where}: non-finite weights in {bad[:5]} (a diverged learner; "
+                              "lower the learning rate)")
 
 
 def load_module(path: str | os.PathLike, device: str | torch.device = "cpu") -> SociusNet:
@@ -150,6 +170,8 @@ def load_module(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     weights = path / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights}: missing")
+    with torch.device("meta"):  # the architecture's shapes, without allocating it
+        expected = {k: tuple(v.shape) for k, v in SociusNet(config).state_dict().items()}
     size = weights.stat().st_size
     if size > MAX_WEIGHTS_BYTES or size != manifest["weights_bytes"]:
         raise CheckpointError(f"{weights}: {size} bytes, the manifest says "
@@ -157,20 +179,26 @@ def load_module(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     if _sha256(weights) != manifest["weights_sha256"]:
         raise CheckpointError(f"{weights}: sha256 does not match {MANIFEST} (corrupted or "
                               "tampered with)")
+    try:  # names, shapes and dtypes from the header before any tensor is read
+        with safe_open(str(weights), framework="pt") as f:
+            header = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
+                      for k in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{weights}: unreadable safetensors file ({exc})") from exc
+    if set(header) != set(expected):
+        missing, extra = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
+        raise CheckpointError(f"{weights}: tensors do not match the architecture "
+                              f"(missing {missing[:5]}, unexpected {extra[:5]})")
+    for key, (shape, dtype) in header.items():
+        if shape != expected[key] or dtype != "F32":
+            raise CheckpointError(f"{weights}: tensor {key!r} is {shape} {dtype}, expected "
+                                  f"{expected[key]} F32")
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{weights}: unreadable safetensors file ({exc})") from exc
+    _check_finite(state, weights)
     net = SociusNet(config)
-    expected = net.state_dict()
-    if set(state) != set(expected):
-        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        raise CheckpointError(f"{weights}: tensors do not match the architecture "
-                              f"(missing {missing[:5]}, unexpected {extra[:5]})")
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape or tensor.dtype != torch.float32:
-            raise CheckpointError(f"{weights}: tensor {key!r} is {tuple(tensor.shape)} "
-                                  f"{tensor.dtype}, expected {tuple(expected[key].shape)} float32")
     net.load_state_dict(state)
     return net.to(device)
 

@@ -46,10 +46,13 @@ class PPOSettings:
 def build_learner_group(net_config: NetConfig, ppo: PPOSettings, total_steps: int,
                         module_ids: tuple[str, ...] = (MODULE_ID,), num_learners: int = 0,
                         gpus_per_learner: float | None = None,
-                        resources_per_learner: dict[str, float] | None = None):
+                        resources_per_learner: dict[str, float] | None = None,
+                        nan_checks: bool = True):
     """An RLlib LearnerGroup running `SociusPPOLearner` for SociusNet modules; by default on
     the GPU when this process sees one. Remote learners (`num_learners` > 0) take
-    `gpus_per_learner` GPUs and the custom Ray resources given."""
+    `gpus_per_learner` GPUs and the custom Ray resources given. `nan_checks=False` drops
+    RLlib's per-gradient NaN check (which zeroes such gradients and logs each whole tensor)
+    for callers that guard the weights themselves (`platform.training.guard`)."""
     gpus = gpus_per_learner if gpus_per_learner is not None else (
         1 if torch.cuda.is_available() else 0)
     spec = MultiRLModuleSpec(rl_module_specs={mid: module_spec(net_config) for mid in module_ids})
@@ -57,6 +60,7 @@ def build_learner_group(net_config: NetConfig, ppo: PPOSettings, total_steps: in
         PPOConfig()
         .multi_agent(policies=set(module_ids), policy_mapping_fn=lambda agent, *a, **k: agent)
         .rl_module(rl_module_spec=spec)
+        .framework(torch_skip_nan_gradients=not nan_checks)
         .training(lr=ppo.lr, clip_param=ppo.clip, vf_loss_coeff=ppo.vf_coeff,
                   vf_clip_param=ppo.vf_clip, grad_clip=ppo.grad_clip,
                   grad_clip_by="global_norm", use_kl_loss=False,

@@ -21,6 +21,13 @@ def write_run(run, state, config):
     (run / "manifest.json").write_text(json.dumps(
         {"socius_version": "0.1.0", "config": config.model_dump(mode="json")}))
     (run / "league.json").write_text(json.dumps({"league": state.to_dict(), "rng": {}}))
+    from socius.platform.league.history import append_record
+
+    append_record(run, {"generation": state.generation, "members": len(state.members),
+                        "ratings": {m: r.ordinal for m, r in state.ratings.items()},
+                        "cooperation": dict(state.cooperation), "episodes": 0,
+                        "care": {m.id: [0.0, 0.0] for m in state.learners()},
+                        "agent_steps_trained": 0})
     for member in state.members.values():
         path = run / "checkpoints" / member.id
         if not path.exists():
@@ -221,3 +228,47 @@ def test_partner_specs_for_fine_tuning():
     with pytest.raises(ValueError, match="probability vector"):
         partner_from_spec("fixed_mixed:0.7/0.7")
     assert target_scenario("chicken__textbook").n_players == 2
+
+
+def test_a_tracking_server_that_does_not_answer_fails_fast_naming_it(tmp_path):
+    """A socket that accepts connections and never answers: `pull` gives up within seconds
+    (bounded retries and timeouts), not after minutes, and the error names the URI."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    start = time.monotonic()
+    try:
+        with pytest.raises(Exception, match=f"127.0.0.1:{silent.getsockname()[1]}"):
+            pull("socius.lg.main_0@champion", tmp_path / "pulled", uri)
+    finally:
+        silent.close()
+    assert time.monotonic() - start < 30  # MLflow's defaults retried for about 4 minutes
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_an_8_generation_league_mirrors_every_generation_and_its_champion_pulls(
+        ray_session, tmp_path):
+    from mlflow import MlflowClient
+
+    from socius.platform.league.config import load_config
+    from socius.platform.league.run import run_league
+
+    run = tmp_path / "run"
+    run_league(load_config(profile="smoke", overrides=["generations=8"]), run,
+               log=lambda line: None)
+    uri = f"sqlite:///{run.resolve()}/mlflow.db"
+    done = json.loads((run / "mirror.json").read_text())
+    assert sorted(done["generations"]) == list(range(8))
+    client = MlflowClient(tracking_uri=uri)
+    steps = [m.step for m in client.get_metric_history(done["run_id"], "rating/main_0")]
+    assert sorted(steps) == list(range(8))  # every generation, its number as the step
+    local = pull("socius.league.main_0@champion", tmp_path / "pulled", uri)
+    assert (local / "weights.safetensors").is_file()
+    # artifacts live in the run folder, not in the folder the run was started from
+    assert client.get_model_version_by_alias("socius.league.main_0", "champion").source \
+        .startswith((run.resolve() / "mlartifacts").as_uri())

@@ -113,6 +113,9 @@ def test_tickets_are_validated():
         MatchTicket("m", pd, ("a", "scripted:tit_for_tat"), (True, True))
 
 
+ROUNDS = 80  # about 290 K trained agent-steps
+
+
 def ipd_through_the_loop(device: str | None, seed: int):
     """(cooperation with tit-for-tat, defection against always-defect) of a GRU net trained
     by PPO through runner actors and the loop, among an unlabelled mix of both partners."""
@@ -125,13 +128,15 @@ def ipd_through_the_loop(device: str | None, seed: int):
     for b in range(128):
         partner = "scripted:tit_for_tat" if (b // 2) % 2 == 0 else "scripted:always_defect"
         seats = ("main_0", partner) if b % 2 == 0 else (partner, "main_0")
-        tickets.append(MatchTicket(f"m{b}", ipd, seats, tuple(s == "main_0" for s in seats)))
+        # matches of 8 games: a slot idles only after its eighth (matches run to their end)
+        tickets.append(MatchTicket(f"m{b}", ipd, seats, tuple(s == "main_0" for s in seats),
+                                   episodes=8))
     # the torch engine plays at most 4 seats
     config, ppo = NetConfig(core="gru", max_players=8 if device is None else 2), PPOSettings()
     torch.manual_seed(seed)
     group = build_learner_group(config, ppo, 200_000, module_ids=("main_0",))
     runners = [RunnerActor.remote(config, 32, seed=seed, device=device)]
-    result = training_loop(group, runners, fixed_plan([tickets]), 49, ppo, minibatch_size=1024)
+    result = training_loop(group, runners, fixed_plan([tickets]), ROUNDS, ppo, minibatch_size=1024)
     assert result.agent_steps_trained >= 200_000
     net = SociusNet(config)
     net.load_state_dict(learner_weights(group, "main_0"))
@@ -243,3 +248,23 @@ def test_device_and_host_runners_report_the_same_matches():
         finished += expected["results"]
     assert len(finished) >= 35 and len({r.match_id for r in finished}) == len(finished)
     assert sum(r.team_changes for r in finished) > 0
+
+
+def test_runner_refuses_more_tickets_than_free_slots_and_new_scenarios_mid_match():
+    config = NetConfig(max_players=2, core="mlp")
+    long_pd = classic("prisoners_dilemma__textbook", horizon=50)
+    tickets = [MatchTicket(f"m{k}", long_pd, ("scripted:tit_for_tat", "scripted:always_defect"),
+                           (False, False), seed=k) for k in range(3)]
+    runner = Runner(config, steps=10, slots=3)
+    _, stats = runner.run(tickets, {})
+    assert stats["free_slots"] == 0 and runner.in_flight() == ["m0", "m1", "m2"]
+    with pytest.raises(ValueError, match="1 new tickets but 0 free slots of 3"):
+        runner.run(tickets[:1], {})
+    stag = classic("stag_hunt__textbook", horizon=5)
+    new = [MatchTicket("s", stag, tickets[0].seats, (False, False))]
+    with pytest.raises(ValueError, match="arrives while matches are in play"):
+        runner.run(new, {})
+    assert runner.cancel(["scripted:always_defect"]) == ["m0", "m1", "m2"]
+    _, stats = runner.run(new, {})
+    # rebuilt for the new scenario once nothing was in play; its 5 steps end within the call
+    assert [r.match_id for r in stats["results"]] == ["s"] and stats["free_slots"] == 3

@@ -180,6 +180,51 @@ def test_missing_and_garbled_files_are_refused(saved, tmp_path):
         load_module(saved)
 
 
+@pytest.mark.parametrize("edit, needle", [
+    # a declared size that would cost gigabytes is refused before anything is built
+    (lambda m: m["architecture"]["config"].update(hidden=40_000), "hidden = 40000 is above"),
+    (lambda m: m["architecture"].update(config=[1, 2]), "config should be a mapping"),
+    (lambda m: m.update(weights_bytes="12"), "'weights_bytes' missing or not a int"),
+    (lambda m: m["architecture"]["config"].update(hidden=2048), "expected"),  # within bounds
+])
+def test_manifests_of_any_shape_are_refused_with_a_checkpoint_error(saved, edit, needle):
+    manifest = json.loads((saved / "policy.json").read_text())
+    edit(manifest)
+    (saved / "policy.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=needle):
+        load_module(saved)
+
+
+def test_a_deeply_nested_manifest_is_refused(saved):
+    (saved / "policy.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_module(saved)
+
+
+def test_non_finite_weights_are_never_saved_nor_loaded(saved, tmp_path):
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    net = SociusNet(NetConfig(core="mlp", hidden=16, core_size=16))
+    with torch.no_grad():
+        net.value_head.bias.fill_(float("nan"))
+    with pytest.raises(CheckpointError, match="non-finite weights in .*value_head.bias"):
+        save_checkpoint(net, tmp_path / "diverged")
+    assert not (tmp_path / "diverged").exists()
+    # one written by other means, consistent with its manifest, still does not load
+    weights = saved / "weights.safetensors"
+    state = load_file(str(weights))
+    state["value_head.bias"] = torch.full_like(state["value_head.bias"], float("inf"))
+    save_file(state, str(weights))
+    manifest = json.loads((saved / "policy.json").read_text())
+    manifest.update(weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
+                    weights_bytes=weights.stat().st_size)
+    (saved / "policy.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_module(saved)
+
+
 def test_save_refuses_to_overwrite_unless_asked(saved):
     net = SociusNet(NetConfig(core="mlp", hidden=16, core_size=16))
     with pytest.raises(CheckpointError, match="already exists"):

@@ -92,6 +92,12 @@ class LakeWriter:
             self.rows[table] += data.num_rows
         return data.num_rows
 
+    def commit(self) -> dict[str, int]:
+        """Wait until every shard written so far is committed (listed in the manifest); the
+        rows written so far."""
+        self.lake.flush()
+        return dict(self.rows)
+
     def end_generation(self, generation: int) -> dict[str, int]:
         """Commit, compact the generation's hot shards and apply retention; the rows written
         so far."""

@@ -151,7 +151,9 @@ class PlacementConfig(Strict):
 class LeagueConfig(Strict):
     """A whole league run."""
 
-    name: str = Field("league", description="run name (the run folder starts with it)")
+    name: str = Field("league", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      description="run name (the run folder starts with it): letters, digits, "
+                      "'_', '.', '-', at most 64, not starting with '.' or '-'")
     seed: int = Field(0, description="seed of matchmaking and initial weights")
     generations: int = Field(10, ge=1, description="generations to run")
     rounds_per_generation: int = Field(12, ge=1, description="sample/learn rounds per generation")
@@ -178,6 +180,11 @@ class LeagueConfig(Strict):
     lr: float = Field(1e-3, gt=0, description="learning rate")
     entropy: float = Field(0.01, ge=0, description="PPO entropy bonus coefficient")
     epochs: int = Field(4, ge=1, description="PPO epochs per round")
+    max_abs_weight: float = Field(1e4, gt=0, description="a learner whose weights go above this "
+                                  "(or non-finite) keeps its last good weights for the round")
+    divergence_strikes: int = Field(3, ge=1, le=10, description="rounds with a diverged "
+                                    "learner, among the last 10, that stop the run (lower the "
+                                    "learning rate)")
     minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
     snapshot_every_steps: int = Field(10_000, ge=1,
                                       description="agent-steps between snapshots of a member")

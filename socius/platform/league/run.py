@@ -42,6 +42,7 @@ from socius.platform.league.roles import Role, SnapshotRules
 from socius.platform.league.state import LeagueState, Member
 from socius.platform.ops import placement as place
 from socius.platform.ops.metrics import LeagueMetrics
+from socius.platform.training.guard import DivergenceGuard
 from socius.platform.training.loop import training_loop
 from socius.platform.training.runner import RunnerActor
 from socius.platform.training.weights import WeightsHandle, state_digest
@@ -173,6 +174,7 @@ class LeagueRun:
         self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches,
                                entropy_start=config.entropy, entropy_end=config.entropy)
         self.learning = sorted(m.id for m in state.learners())
+        self.guard = DivergenceGuard(config.max_abs_weight, config.divergence_strikes, config.lr)
         placement, cluster = config.placement, ray.cluster_resources()
         # before any actor waits for what cannot come
         place.check_feasible(placement, cluster, config.runners)
@@ -182,7 +184,8 @@ class LeagueRun:
             self.net_config, self.ppo, total_steps=10**9, module_ids=tuple(self.learning),
             num_learners=placement.learners,
             gpus_per_learner=place.learner_gpus(placement, cluster) if placement.learners else None,
-            resources_per_learner=placement.learner_resources)
+            resources_per_learner=placement.learner_resources,
+            nan_checks=False)  # the divergence guard below keeps diverged weights out
         self.runners = [RunnerActor.options(**place.runner_options(placement)).remote(
             self.net_config, config.steps_per_round, seed=config.seed + i,
             record=config.data.store, run_id=run_dir.name, device=device,
@@ -284,7 +287,8 @@ class LeagueRun:
                                        config.rounds_per_generation, self.ppo, minibatch,
                                        free_slots=self.free_slots, frozen=self.frozen,
                                        learning=self.learning, care=care,
-                                       on_steps=lambda steps: self._store("steps", steps))
+                                       on_steps=lambda steps: self._store("steps", steps),
+                                       guard=self.guard)
                 self.free_slots = result.free_slots
                 league.report.remote(result.match_results, result.steps_by_member,
                                      result.cooperation)
@@ -295,8 +299,6 @@ class LeagueRun:
                     run_dir.name, generation))
                 state, weights = self._after_generation(
                     last=generation == config.generations - 1)
-                if self.mirror is not None:
-                    self.mirror.request()
                 if self.writer is not None:
                     self._pending.append(self.writer.end_generation.remote(generation))
                 if on_generation is not None:
@@ -305,25 +307,42 @@ class LeagueRun:
                 seconds = time.perf_counter() - start
                 record = generation_record(generation, state, result, seconds)
                 record["tickets"] = self._books(state)
+                record["diverged_updates"] = self.guard.skipped  # over the run so far
                 append_record(run_dir, record)
+                if self.mirror is not None:  # it logs every generation history.jsonl holds
+                    self.mirror.request()
                 self.metrics.record(record)
                 top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
                 log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
                     f"agent-steps/s trained, {len(result.match_results)} episodes, "
                     f"{len(state.members)} members; top: {top}")
         except KeyboardInterrupt:
-            generation = ray.get(league.get_state.remote()).generation
-            log(f"stopped: the run folder holds the last finished generation (before "
-                f"{generation}); continue with `socius league resume {self.run_dir}`")
+            log(f"stopped: the run folder holds the last finished generation; continue with "
+                f"`socius league resume {self.run_dir}`")
+        except ray.exceptions.RayError as exc:  # an actor died: what is saved stays saved
+            log(f"stopped: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}; the run "
+                f"folder holds the last finished generation; continue with "
+                f"`socius league resume {self.run_dir}`")
+            raise
         finally:
-            state = ray.get(league.get_state.remote())
-            self.group.shutdown()
-            ray.get(self._pending)  # the lake has everything before its writer goes
-            if self.mirror is not None:
-                self.mirror.close()
-            for actor in [*self.runners, league] + ([self.writer] if self.writer else []):
-                ray.kill(actor)
-        return state
+            self._close(log)
+        return LeagueState.from_dict(json.loads((run_dir / STATE_FILE).read_text())["league"]) \
+            if (run_dir / STATE_FILE).is_file() else state
+
+    def _close(self, log: Callable[[str], None]) -> None:
+        """Shut down in order — learners, the lake's last writes, the mirror's last sync, the
+        actors — each step even when an earlier one fails (a dead actor)."""
+        steps = [("learners", self.group.shutdown),
+                 ("lake writes", lambda: ray.get(self._pending))]
+        if self.mirror is not None:
+            steps.append(("mlflow mirror", self.mirror.close))
+        for name, step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - report it, then go on closing
+                log(f"closing: {name}: {exc.__class__.__name__}: {str(exc)[:200]}")
+        for actor in [*self.runners, self.league] + ([self.writer] if self.writer else []):
+            ray.kill(actor)
 
     def _cancel(self, members: set[str] | None, reason: str) -> None:
         """Cancel the runners' matches that seat any of `members` (None: all of them)."""
@@ -353,7 +372,17 @@ class LeagueRun:
             return
         self._pending.append(self.writer.write.remote(table, data, self.generation))
         if len(self._pending) > 16:
-            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - 16)
+            done, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - 16)
+            ray.get(done)  # a failed write (a dead writer) stops the run here, never silently
+
+    def _confirm_writes(self) -> None:
+        """Every row handed to the lake so far is written and committed (its manifest lists
+        it): before league.json may claim the generation."""
+        if self.writer is None:
+            return
+        ray.get(self._pending)
+        self._pending = []
+        ray.get(self.writer.commit.remote())
 
     def _after_generation(self, last: bool
                           ) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]]]:
@@ -385,6 +414,7 @@ class LeagueRun:
             set_learner_state(self.group, copy.child, weights[copy.child])
         for member_id in self.learning:
             self._save(member_id, weights[member_id], member_id, state)
+        self._confirm_writes()
         write_json_atomic(self.run_dir / STATE_FILE, saved)
         return state, weights
 

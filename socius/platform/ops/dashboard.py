@@ -100,8 +100,20 @@ def _links(run_dir: Path) -> dict[str, Any]:
 def page_html(data: dict[str, Any]) -> str:
     """The page with the data in place, so the first paint needs no request."""
     template = resources.files("socius.platform.ops").joinpath("dashboard.html").read_text()
-    payload = json.dumps(data).replace("</", "<\\/")  # never ends the script element early
+    # every "<" escaped: no name in the data (`</script>`, `<!--`) can end or bend the script
+    payload = json.dumps(data).replace("<", "\\u003c")
     return template.replace("/*__DATA__*/null", payload)
+
+
+def host_allowed(header: str, bound: str, port: int) -> bool:
+    """Whether a request's `Host:` header names this server. Bound to loopback, only loopback
+    names are answered: a page elsewhere whose own name resolves to 127.0.0.1 (DNS
+    rebinding) sends its own name and is refused. Bound elsewhere, the page is exposed
+    already (`serve` warns), so any name is answered."""
+    if bound not in LOOPBACK:
+        return True
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    return header in names or header in {f"{n}:{port}" for n in names}
 
 
 def make_server(run_dir: str | Path, host: str = "127.0.0.1",
@@ -111,6 +123,9 @@ def make_server(run_dir: str | Path, host: str = "127.0.0.1",
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if not host_allowed(self.headers.get("Host", ""), host, self.server.server_port):
+                self.send_error(421, "unknown Host header")
+                return
             path = self.path.split("?")[0]
             if path == "/":
                 body, kind = page_html(dashboard_data(run_dir)).encode(), "text/html"

@@ -38,6 +38,15 @@ def check_feasible(placement: PlacementConfig, cluster: dict[str, float], runner
                 offered = sorted(k for k in cluster if not k.startswith("node:"))
                 raise ValueError(f"placement.{key}: no node of this cluster offers {name!r} "
                                  f"(resources offered: {offered})")
+    if placement.runner_cpus * runners > cluster.get("CPU", 0):
+        raise ValueError(f"runners: {runners} runners x placement.runner_cpus "
+                         f"{placement.runner_cpus} CPUs asked, the cluster has "
+                         f"{cluster.get('CPU', 0):g} CPUs (fewer runners, or a smaller "
+                         "runner_cpus)")
+    for name, amount in placement.runner_resources.items():
+        if amount * runners > cluster.get(name, 0):
+            raise ValueError(f"placement.runner_resources: {runners} runners x {amount} "
+                             f"{name!r} asked, the cluster has {cluster.get(name, 0):g}")
     if placement.runner_gpus * runners > cluster.get("GPU", 0):
         raise ValueError(f"placement.runner_gpus: {runners} runners x {placement.runner_gpus} "
                          f"GPUs asked, the cluster has {cluster.get('GPU', 0)} GPUs")

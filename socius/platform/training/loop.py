@@ -22,6 +22,7 @@ import ray
 from ray.rllib.policy.sample_batch import concat_samples
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
+from socius.platform.training.guard import DivergenceGuard
 from socius.platform.training.tickets import MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightsHandle, state_digest
 from socius.policies.trainer import PPOSettings, learner_states
@@ -71,10 +72,15 @@ def _members(tickets: list[MatchTicket] | TicketBatch) -> set[str]:
     return set().union(*(t.members for t in tickets))
 
 
-def publish(learner_group, members: list[str]) -> dict[str, WeightsHandle]:
-    """Each member's current weights from the Learner, put once into the object store."""
+def publish(learner_group, members: list[str], guard: DivergenceGuard | None = None
+            ) -> dict[str, WeightsHandle]:
+    """Each member's current weights from the Learner (with a `guard`: the last good ones of a
+    member that diverged), put once into the object store."""
+    states = learner_states(learner_group, members)
+    if guard is not None:
+        states = guard.check(learner_group, states)
     return {member: WeightsHandle(state_digest(state), ray.put(state))
-            for member, state in learner_states(learner_group, members).items()}
+            for member, state in states.items()}
 
 
 def learner_data(learner_group, batch_refs: list) -> dict[str, Any]:
@@ -98,19 +104,21 @@ def training_loop(learner_group, runners: list, plan: Plan, iterations: int, ppo
                   learning: list[str] | None = None,
                   care: dict[str, tuple[float, float]] | None = None,
                   on_steps: Callable[[Any], None] | None = None,
+                  guard: DivergenceGuard | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
     """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k, free_slots)` gives
     each runner's new tickets for round k, as many as it has free slots (`free_slots` of the
     first round: None for fresh runners); `frozen` holds the weights of members that
     never learn; `learning` the members the LearnerGroup trains (default: all others);
     `care[member]` = (team, others) weights of that member's training rewards; runners that
-    record steps hand each round's Arrow batch to `on_steps`."""
+    record steps hand each round's Arrow batch to `on_steps`; a `guard` keeps diverged weights
+    from the runners (and stops learning that keeps diverging)."""
     frozen = frozen or {}
     result, start = LoopResult(), time.perf_counter()
     first = plan(0, free_slots)
     if learning is None:
         learning = sorted(set().union(*(_members(ts) for ts in first)) - set(frozen))
-    weights = {**frozen, **publish(learner_group, learning)}
+    weights = {**frozen, **publish(learner_group, learning, guard)}
 
     def sample(round_: int, free: list[int] | None) -> list:
         tickets = first if round_ == 0 else plan(round_, free)
@@ -149,7 +157,7 @@ def training_loop(learner_group, runners: list, plan: Plan, iterations: int, ppo
                                  timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME:
                                             result.agent_steps_trained})
         t2 = time.perf_counter()
-        weights = {**frozen, **publish(learner_group, learning)}
+        weights = {**frozen, **publish(learner_group, learning, guard)}
         t3 = time.perf_counter()
         returns = [r for s in stats for r in s["episode_returns"]]
         metrics = {

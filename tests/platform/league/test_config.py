@@ -84,3 +84,10 @@ def test_init_from_must_name_a_checkpoint(tmp_path):
 
     with pytest.raises(ConfigError, match="init_from"):
         load_config(overrides=[f"init_from={tmp_path}"])
+
+
+def test_a_run_name_that_could_leave_the_runs_folder_is_refused():
+    for bad in ("../../../etc/cron.d/x", "a/b", ".hidden", "-flag", "x" * 65, "sp ace", ""):
+        with pytest.raises(ConfigError, match="name: String should match pattern"):
+            load_config(overrides=[f"name={bad!r}"] if bad else ["name=''"])
+    assert load_config(overrides=["name=ipd_v2.1-run"]).name == "ipd_v2.1-run"

@@ -86,7 +86,8 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
 
 def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):
     """The driver is killed (SIGKILL) after a generation is saved; `socius league resume`
-    continues from it with the same members, ratings and lineage."""
+    continues from it with the same members, ratings and lineage, cancelling (and saying so)
+    the matches that were in flight, so the books still balance."""
     import os
     import signal
     import subprocess
@@ -95,7 +96,8 @@ def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):
 
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "socius.platform.cli", "league", "run", "--profile",
-               "smoke", "--set", "generations=4", "--run-dir", str(run_dir)]
+               "smoke", "--set", "generations=4", "--set", "scenarios.p_fixed_horizon=0",
+               "--run-dir", str(run_dir)]  # continuation games: matches cross generations
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     state_file = run_dir / "league.json"
@@ -121,6 +123,14 @@ def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):
         assert ids_after[member_id]["parent"] == member["parent"]  # lineage kept
         assert ids_after[member_id]["steps"] >= member["steps"]
     assert set(before["ratings"]) <= set(after["ratings"])
+    in_flight = len(before["tickets"]["in_flight"])
+    assert in_flight > 0 and f"{in_flight} matches in flight when it stopped are cancelled" \
+        in result.stdout
+    from socius.platform.league.history import read_history
+
+    books = read_history(run_dir)[-1]["tickets"]
+    assert books["balanced"] and books["cancel_reasons"]["in flight when the run stopped"] \
+        == in_flight
 
 
 def test_resume_refuses_another_socius_version(tmp_path):
@@ -247,3 +257,24 @@ def test_smoke_league_through_the_torch_path(ray_session, tmp_path):
         run_league(load_config(profile="smoke", overrides=[
             "placement.runner_device=cpu", "scenarios.max_players=8"]), tmp_path / "refused",
             log=lambda line: None)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_diverging_league_stops_naming_the_learning_rate_with_finite_checkpoints(
+        ray_session, tmp_path):
+    from socius.platform.league.history import read_history
+    from socius.platform.league.run import run_league
+    from socius.platform.training.guard import DivergenceError
+
+    config = load_config(profile="smoke", overrides=["generations=4", "lr=1e6"])
+    run_dir = tmp_path / "run"
+    with pytest.raises(DivergenceError, match=r"lower the learning rate \(lr=1000000.0\)"):
+        run_league(config, run_dir, log=lambda line: None)
+    saved = json.loads((run_dir / "league.json").read_text())["league"]
+    assert saved["generation"] < 3  # stopped before the end
+    for member in ("main_0", "main_1"):
+        net = load_module(run_dir / "checkpoints" / member)
+        assert all(torch.isfinite(v).all() and v.abs().max() < 1e4
+                   for v in net.state_dict().values())
+    assert read_history(run_dir)[-1]["diverged_updates"] > 0

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -40,6 +41,9 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     try:
         api = json.loads(urllib.request.urlopen(url + "api/run", timeout=10).read())
         assert api["run"]["generations_done"] == 3 and len(api["history"]) == 3
+        rebound = urllib.request.Request(url + "api/run", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError, match="421"):  # DNS rebinding refused
+            urllib.request.urlopen(rebound, timeout=10)
         dom = _chromium(url, "--dump-dom").stdout
         shot = tmp_path / "dashboard.png"
         _chromium(url, f"--screenshot={shot}")
@@ -66,3 +70,20 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
 def test_dashboard_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest.json"):
         make_server(tmp_path, port=0)
+
+
+def test_page_data_cannot_end_the_script_and_only_loopback_names_are_answered():
+    from socius.platform.ops.dashboard import host_allowed, page_html
+
+    html = page_html({"run": {"name": "x</script><!--<script>alert(1)</script>"}})
+    script = html[html.index("x\\u003c/script>"):]
+    assert "<!--" not in script.split("</script>")[0] and "alert(1)" in html
+    assert html.count("</script>") == page_html({}).count("</script>")
+    assert host_allowed("127.0.0.1:8600", "127.0.0.1", 8600)
+    assert host_allowed("localhost:8600", "127.0.0.1", 8600) and host_allowed("[::1]:8600",
+                                                                              "::1", 8600)
+    # DNS rebinding: another site's name resolving to 127.0.0.1 is refused
+    assert not host_allowed("evil.example:8600", "127.0.0.1", 8600)
+    assert not host_allowed("", "127.0.0.1", 8600)
+    assert not host_allowed("127.0.0.1:9999", "127.0.0.1", 8600)
+    assert host_allowed("dash.internal:8600", "0.0.0.0", 8600)  # exposed on purpose

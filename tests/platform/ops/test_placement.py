@@ -28,6 +28,15 @@ def test_placement_the_cluster_cannot_meet_is_refused_naming_the_key():
     check_feasible(PlacementConfig(runner_gpus=0.5), {**cluster, "GPU": 1.0}, runners=2)
     check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}),
                    {**cluster, "socius_runner": 2.0})
+    # more runners than the cluster's CPUs (or custom resources) would wait forever
+    with pytest.raises(ValueError, match=r"runners: 5 runners x placement.runner_cpus 1.0 "
+                                         r"CPUs asked, the cluster has 4 CPUs"):
+        check_feasible(PlacementConfig(), cluster, runners=5)
+    with pytest.raises(ValueError, match=r"runner_resources: 3 runners x 1 'socius_runner' "
+                                         r"asked, the cluster has 2"):
+        check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}),
+                       {**cluster, "socius_runner": 2.0}, runners=3)
+    check_feasible(PlacementConfig(runner_cpus=0.5), cluster, runners=8)
 
 
 def test_learners_take_gpus_where_the_cluster_has_them():
