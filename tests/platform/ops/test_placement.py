@@ -32,7 +32,7 @@ def test_placement_the_cluster_cannot_meet_is_refused_naming_the_key():
     with pytest.raises(ValueError, match=r"runners: 5 runners x placement.runner_cpus 1.0 "
                                          r"CPUs asked, the cluster has 4 CPUs"):
         check_feasible(PlacementConfig(), cluster, runners=5)
-    with pytest.raises(ValueError, match=r"runner_resources: 3 runners x 1 'socius_runner' "
+    with pytest.raises(ValueError, match=r"runner_resources: 3 runners x 1.0 'socius_runner' "
                                          r"asked, the cluster has 2"):
         check_feasible(PlacementConfig(runner_resources={"socius_runner": 1}),
                        {**cluster, "socius_runner": 2.0}, runners=3)
