@@ -95,6 +95,8 @@ def cmd_league_run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # e.g. a placement the cluster cannot meet
         print(f"socius: error: {exc}", file=sys.stderr)
         return 2
+    except ray.exceptions.RayError:  # an actor died; the run said how to resume
+        return 1
     finally:
         ray.shutdown()
     print(members_table(state))
@@ -114,6 +116,8 @@ def cmd_league_resume(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"socius: error: {exc}", file=sys.stderr)
         return 2
+    except ray.exceptions.RayError:  # an actor died; the run said how to resume
+        return 1
     finally:
         ray.shutdown()
     print(members_table(state))

@@ -229,24 +229,42 @@ class Lake:
                 removals.append({"op": "remove", "path": shard.path, "reason": problem})
                 if quarantine:
                     self._quarantine(path, problem)
-        known = {s.path for s in listed}
-        for table in TABLES:
-            for path in sorted((self.root / table).rglob("*")) if (self.root / table).is_dir() \
-                    else []:
-                rel = str(path.relative_to(self.root))
-                if not path.is_file() or path.name.startswith((".", "_")) or rel in known:
-                    continue
-                shard = _describe(path, self.root, table)
-                if shard is None:
-                    report["corrupt"].append(rel)
-                    if quarantine:
-                        self._quarantine(path, "unlisted and unreadable")
-                else:
-                    report["adopted"].append(rel)
-                    self._append([{"op": "add", "shard": asdict(shard)}])
+        for table, path in self._unlisted({s.path for s in listed}):
+            rel = str(path.relative_to(self.root))
+            shard = _describe(path, self.root, table)
+            if shard is None:
+                report["corrupt"].append(rel)
+                if quarantine:
+                    self._quarantine(path, "unlisted and unreadable")
+            else:
+                report["adopted"].append(rel)
+                self._append([{"op": "add", "shard": asdict(shard)}])
         if removals:
             self._append(removals)
         return report
+
+    def _unlisted(self, known: set[str]):
+        """(table, path) of shard files on disk that the manifest does not list."""
+        for table in TABLES:
+            folder = self.root / table
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                rel = str(path.relative_to(self.root))
+                if path.is_file() and not path.name.startswith((".", "_")) and rel not in known:
+                    yield table, path
+
+    def roll_back(self, run: str, after_generation: int, reason: str) -> int:
+        """A run resumes after `after_generation`: its later shards go, listed ones from the
+        manifest and unlisted ones (an aborted attempt's, renamed before the crash could list
+        them) to `_quarantine/`, so `verify` never adopts them next to the replay. Returns how
+        many files went."""
+        self.remove([s for s in self.shards() if s.run == run and s.generation > after_generation],
+                    reason)
+        prefix = f"run={_safe(run)}"
+        stale = [path for _, path in self._unlisted({s.path for s in self.shards()})
+                 if prefix in path.parts and _generation_of(path) > after_generation]
+        for path in stale:
+            self._quarantine(path, f"unlisted shard of an aborted attempt ({reason})")
+        return len(stale)
 
     def _quarantine(self, path: Path, reason: str) -> None:
         target = self.root / QUARANTINE / path.relative_to(self.root)
@@ -395,6 +413,17 @@ def _describe(path: Path, root: Path, table: str) -> Shard | None:
     return Shard(table, str(path.relative_to(root)), data.num_rows, len(raw), zlib.crc32(raw),
                  "parquet" if path.suffix == ".parquet" else "arrow", parts.get("run", ""),
                  int(parts.get("generation", 0)), parts.get("family", ""))
+
+
+def _generation_of(path: Path) -> int:
+    """The generation a shard file's partition folder names (-1 if none)."""
+    for part in path.parts:
+        if part.startswith("generation="):
+            try:
+                return int(part.removeprefix("generation="))
+            except ValueError:
+                return -1
+    return -1
 
 
 def remove_tree_safely(path: Path) -> None:

@@ -72,8 +72,7 @@ class LakeWriter:
             raise ValueError(f"data.fraction must be in (0, 1], got {fraction}")
         self.lake, self.run, self.fraction = Lake(root, fsync=fsync), run, fraction
         if drop_after is not None:  # a resumed run plays these generations again
-            self.lake.remove([s for s in self.lake.shards() if s.run == run
-                              and s.generation > drop_after], "rolled back on resume")
+            self.lake.roll_back(run, drop_after, "rolled back on resume")
         self.keep_generations, self.max_bytes, self.compact = keep_generations, max_bytes, compact
         self.rows = {t: 0 for t in TABLES}
 

@@ -142,18 +142,27 @@ def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> Le
     try:
         saved_manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
         saved = json.loads((run_dir / STATE_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{run_dir}: not a resumable league run ({exc})") from exc
+    except (OSError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{run_dir}: not a resumable league run ({str(exc)[:200]})") from exc
+    if not isinstance(saved_manifest, dict) or not isinstance(saved, dict):
+        raise ValueError(f"{run_dir}: {MANIFEST_FILE} and {STATE_FILE} should each hold a JSON "
+                         "object; restore them from a backup, or start a new run")
     if saved_manifest.get("state_format") != 1 or saved_manifest.get(
             "socius_version") != socius.__version__:
         raise ValueError(
             f"{run_dir}: written by socius {saved_manifest.get('socius_version')!r} (state format "
             f"{saved_manifest.get('state_format')!r}); this socius {socius.__version__} resumes "
             "only its own runs (state format 1)")
-    config = LeagueConfig(**saved_manifest["config"])
-    state = LeagueState.from_dict(saved["league"])
+    try:
+        config = LeagueConfig(**saved_manifest["config"])
+        state = LeagueState.from_dict(saved["league"])
+        rng_state = saved["rng"]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{run_dir}: {MANIFEST_FILE} or {STATE_FILE} is damaged "
+                         f"({exc.__class__.__name__}: {str(exc)[:200]}); restore them from a "
+                         "backup, or start a new run") from exc
     in_flight = len(state.tickets.in_flight)
-    league = LeagueRun(config, run_dir, state, rng_state=saved["rng"])
+    league = LeagueRun(config, run_dir, state, rng_state=rng_state)
     log(f"resuming {run_dir} after generation {state.generation}" + (
         f"; {in_flight} matches in flight when it stopped are cancelled ({RESUMED})"
         if in_flight else ""))
@@ -297,18 +306,21 @@ class LeagueRun:
                 self._store("matches", outcomes_table(
                     {r.match_id: r.family for r in result.match_results}, "finished",
                     run_dir.name, generation))
-                state, weights = self._after_generation(
+                state, weights, saved = self._after_generation(
                     last=generation == config.generations - 1)
+                seconds = time.perf_counter() - start
+                record = generation_record(generation, state, result, seconds)
+                record["tickets"] = self._books(state)
+                record["diverged_updates"] = self.guard.skipped  # over the run so far
+                # history first: league.json, written last, is what declares the generation
+                # saved, and a replayed generation's line replaces this one
+                append_record(run_dir, record)
+                write_json_atomic(run_dir / STATE_FILE, saved)
                 if self.writer is not None:
                     self._pending.append(self.writer.end_generation.remote(generation))
                 if on_generation is not None:
                     on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
                                           **weights}, result.match_results)
-                seconds = time.perf_counter() - start
-                record = generation_record(generation, state, result, seconds)
-                record["tickets"] = self._books(state)
-                record["diverged_updates"] = self.guard.skipped  # over the run so far
-                append_record(run_dir, record)
                 if self.mirror is not None:  # it logs every generation history.jsonl holds
                     self.mirror.request()
                 self.metrics.record(record)
@@ -384,12 +396,13 @@ class LeagueRun:
         self._pending = []
         ray.get(self.writer.commit.remote())
 
-    def _after_generation(self, last: bool
-                          ) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]]]:
+    def _after_generation(self, last: bool) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]],
+                                                     dict[str, Any]]:
         """Snapshots and resets as the league actor orders them; matches of members whose
         weights are reset or replaced are cancelled (all matches after the `last` generation);
-        then learners, snapshots and the state are saved, the state last and atomically, so it
-        never names a missing file. Returns the saved state and the learners' weights."""
+        learners and snapshots are saved and the lake's writes confirmed. Returns the state,
+        the learners' weights and what league.json is to hold (the caller writes it last,
+        atomically, so it never names a missing file or rows the lake does not list)."""
         weights = learner_states(self.group, self.learning)
         orders = ray.get(self.league.close_generation.remote(
             {m: state_digest(w) for m, w in weights.items()}))
@@ -415,8 +428,7 @@ class LeagueRun:
         for member_id in self.learning:
             self._save(member_id, weights[member_id], member_id, state)
         self._confirm_writes()
-        write_json_atomic(self.run_dir / STATE_FILE, saved)
-        return state, weights
+        return state, weights, saved
 
     def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
               state: LeagueState, parent: str | None = None) -> None:

@@ -280,3 +280,25 @@ def test_the_lake_reads_with_ray_data(ray_session, tmp_path):
     dataset = ray.data.read_parquet(lake.files("steps", format="parquet"))
     assert dataset.count() == 120
     assert ray.data.from_arrow(lake.read("steps")).count() == 120
+
+
+def test_a_resume_sets_aside_the_aborted_attempts_unlisted_shards(tmp_path):
+    """A crash between a shard's rename and its manifest line leaves an unlisted file of the
+    generation being played; the resumed run rolls that generation back, so `verify` does not
+    adopt the old attempt's rows next to the replay's."""
+    import shutil
+
+    from socius.platform.data.writer import LakeWriter
+
+    lake = Lake(tmp_path / "lake")
+    batch = recorded_steps()
+    lake.write_by_family("steps", batch, run="run_a", generation=0)
+    (listed,) = lake.write_by_family("steps", batch.slice(0, 10), run="run_a", generation=1)[:1]
+    orphan = tmp_path / "lake" / listed.path.replace("generation=1", "generation=2")
+    orphan.parent.mkdir(parents=True)
+    shutil.copy(tmp_path / "lake" / listed.path, orphan)  # renamed, never listed
+    LakeWriter(tmp_path / "lake", "run_a", drop_after=0)  # resuming after generation 0
+    assert {s.generation for s in Lake(tmp_path / "lake").shards()} == {0}
+    assert not orphan.exists() and any((tmp_path / "lake" / "_quarantine").rglob("*.arrow"))
+    assert Lake(tmp_path / "lake").verify()["adopted"] == []
+    assert lake.read("steps").num_rows == batch.num_rows

@@ -1,5 +1,6 @@
 """A smoke-sized league end to end on local Ray: run folder, snapshots, ratings, checkpoints."""
 
+import collections
 import json
 
 import pytest
@@ -131,6 +132,26 @@ def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):
     books = read_history(run_dir)[-1]["tickets"]
     assert books["balanced"] and books["cancel_reasons"]["in flight when the run stopped"] \
         == in_flight
+
+
+@pytest.mark.parametrize("league_json, needle", [
+    ("[1, 2]", "should each hold a JSON object"),
+    ('{"league": {"generation": 1}, "rng": {}}', "is damaged \\(KeyError"),
+    ('{"league": {"members": 5, "payoff": 1}, "rng": {}}', "is damaged"),
+    ("[" * 50_000 + "]" * 50_000, "not a resumable league run"),
+])
+def test_resume_refuses_a_damaged_league_json_of_any_shape(tmp_path, league_json, needle):
+    import socius
+    from socius.platform.league.run import resume_league
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(json.dumps({
+        "socius_version": socius.__version__, "state_format": 1,
+        "config": load_config(profile="smoke").model_dump(mode="json")}))
+    (run_dir / "league.json").write_text(league_json)
+    with pytest.raises(ValueError, match=needle):
+        resume_league(run_dir)
 
 
 def test_resume_refuses_another_socius_version(tmp_path):
@@ -278,3 +299,51 @@ def test_a_diverging_league_stops_naming_the_learning_rate_with_finite_checkpoin
         assert all(torch.isfinite(v).all() and v.abs().max() < 1e4
                    for v in net.state_dict().values())
     assert read_history(run_dir)[-1]["diverged_updates"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_killed_lake_writer_stops_the_run_without_losing_rows_and_resume_completes(tmp_path):
+    """SIGKILL of the lake writer's process mid-run: the run stops (it does not play on
+    without a lake) before league.json claims a generation whose rows are not listed; resume
+    replays from there; then per generation the lake's episodes = history.jsonl's = matches
+    rated, none missing or twice, and `data verify` finds the lake intact."""
+    import subprocess
+    import sys
+    import time
+
+    from socius.platform.data.lake import Lake
+    from socius.platform.league.history import read_history
+
+    run_dir = tmp_path / "run"
+    cli = [sys.executable, "-m", "socius.platform.cli"]
+    proc = subprocess.Popen([*cli, "league", "run", "--profile", "smoke", "--set",
+                             "generations=5", "--set", "scenarios.p_fixed_horizon=0",
+                             "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    state_file, deadline = run_dir / "league.json", time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.exists() and json.loads(state_file.read_text())["league"]["generation"] >= 1:
+            break
+        time.sleep(0.2)
+    killed = subprocess.run(["pkill", "-9", "-f", "ray::LakeWriter"], check=False)
+    out, _ = proc.communicate(timeout=300)
+    assert killed.returncode == 0 and proc.returncode == 1, out[-2000:]
+    assert f"socius league resume {run_dir}" in out
+    saved = json.loads(state_file.read_text())["league"]["generation"]
+    assert saved < 4
+    result = subprocess.run([*cli, "league", "resume", str(run_dir)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    history = read_history(run_dir)
+    assert [h["generation"] for h in history] == [0, 1, 2, 3, 4]
+    lake = Lake(run_dir / "lake", create=False)
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    episodes = lake.read("episodes", columns=["match_id", "generation"]).to_pydict()
+    assert len(set(episodes["match_id"])) == len(episodes["match_id"])  # none twice
+    per_generation = collections.Counter(episodes["generation"])
+    assert [per_generation[g] for g in range(5)] == [h["episodes"] for h in history]
+    final = json.loads(state_file.read_text())["league"]
+    assert final["matches_recorded"] == final["tickets"]["finished"] == len(episodes["match_id"])
+    assert history[-1]["tickets"]["balanced"]
