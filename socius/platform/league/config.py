@@ -180,6 +180,9 @@ class LeagueConfig(Strict):
     lr: float = Field(1e-3, gt=0, description="learning rate")
     entropy: float = Field(0.01, ge=0, description="PPO entropy bonus coefficient")
     epochs: int = Field(4, ge=1, description="PPO epochs per round")
+    max_restarts: int = Field(3, ge=0, description="times the run starts again from its last "
+                              "saved generation when an actor dies (runner, lake writer, league "
+                              "actor, remote learner); then it stops with the resume command")
     max_abs_weight: float = Field(1e4, gt=0, description="a learner whose weights go above this "
                                   "(or non-finite) keeps its last good weights for the round")
     divergence_strikes: int = Field(3, ge=1, le=10, description="rounds with a diverged "

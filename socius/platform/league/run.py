@@ -130,15 +130,59 @@ def run_league(config: LeagueConfig, run_dir: str | Path, log: Callable[[str], N
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "checkpoints").mkdir()
     write_json_atomic(run_dir / MANIFEST_FILE, manifest(config))
-    torch.manual_seed(config.seed)
-    league = LeagueRun(config, run_dir, initial_state(config), rng_state=None)
-    return league.run(first_generation=0, log=log, on_generation=on_generation)
+    return _supervise(config, run_dir, log, on_generation)
 
 
 def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> LeagueState:
     """Continue a stopped run from its last saved generation (members, weights, ratings,
     lineage and the matchmaker's random state as saved); refuses other socius versions."""
     run_dir = Path(run_dir)
+    config, state, _ = load_saved(run_dir)
+    log(f"resuming {run_dir} after generation {state.generation}")
+    return _supervise(config, run_dir, log, None)
+
+
+# An actor's process died (killed, out of memory, its node gone): the run starts again from
+# its last saved generation. Errors raised by the code inside an actor stop the run instead.
+ACTOR_LOST = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+              ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError)
+
+
+def _supervise(config: LeagueConfig, run_dir: Path, log: Callable[[str], None],
+               on_generation: OnGeneration | None) -> LeagueState:
+    """Run from the last saved generation (or the start); when an actor dies, close the rest
+    and start again from the last saved generation — at most `max_restarts` times, as Ray
+    Train's FailureConfig does — then stop, printing the resume command."""
+    restarts = 0
+    while True:
+        if (run_dir / STATE_FILE).is_file():
+            _, state, rng_state = load_saved(run_dir)
+            resumed_after = state.generation
+        else:  # nothing saved yet: from the start (the lake drops what was written)
+            torch.manual_seed(config.seed)
+            state, rng_state = initial_state(config), None
+            resumed_after = None if restarts == 0 else -1
+        if state.tickets.in_flight:
+            log(f"{len(state.tickets.in_flight)} matches in flight when the run stopped are "
+                f"cancelled ({RESUMED})")
+        try:
+            league = LeagueRun(config, run_dir, state, rng_state, resumed_after, restarts)
+            return league.run(first_generation=state.generation + 1 if rng_state else 0,
+                              log=log, on_generation=on_generation)
+        except ACTOR_LOST as exc:
+            cause = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+            if restarts >= config.max_restarts:
+                log(f"stopped after {restarts} restarts: {cause}; the run folder holds the last "
+                    f"saved generation; continue with `socius league resume {run_dir}`")
+                raise
+            restarts += 1
+            log(f"restart {restarts} of at most {config.max_restarts}: {cause}; starting again "
+                "from the last saved generation")
+
+
+def load_saved(run_dir: Path) -> tuple[LeagueConfig, LeagueState, dict[str, Any]]:
+    """A run folder's config, saved league state and matchmaker's random state; a ValueError
+    naming the file when they are missing, damaged or from another socius version."""
     try:
         saved_manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
         saved = json.loads((run_dir / STATE_FILE).read_text())
@@ -154,28 +198,24 @@ def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> Le
             f"{saved_manifest.get('state_format')!r}); this socius {socius.__version__} resumes "
             "only its own runs (state format 1)")
     try:
-        config = LeagueConfig(**saved_manifest["config"])
-        state = LeagueState.from_dict(saved["league"])
-        rng_state = saved["rng"]
+        return (LeagueConfig(**saved_manifest["config"]), LeagueState.from_dict(saved["league"]),
+                dict(saved["rng"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{run_dir}: {MANIFEST_FILE} or {STATE_FILE} is damaged "
                          f"({exc.__class__.__name__}: {str(exc)[:200]}); restore them from a "
                          "backup, or start a new run") from exc
-    in_flight = len(state.tickets.in_flight)
-    league = LeagueRun(config, run_dir, state, rng_state=rng_state)
-    log(f"resuming {run_dir} after generation {state.generation}" + (
-        f"; {in_flight} matches in flight when it stopped are cancelled ({RESUMED})"
-        if in_flight else ""))
-    return league.run(first_generation=state.generation + 1, log=log)
 
 
 class LeagueRun:
     """The live parts of a league run: the league actor, learners, runners, frozen weights."""
 
     def __init__(self, config: LeagueConfig, run_dir: Path, state: LeagueState,
-                 rng_state: dict[str, Any] | None):
+                 rng_state: dict[str, Any] | None, resumed_after: int | None = None,
+                 restarts: int = 0):
+        """`resumed_after`: the last saved generation when the run starts again (-1: none was
+        saved), so the lake drops what came after it; `restarts` so far, for the record."""
         torch.set_num_threads(1)
-        self.config, self.run_dir = config, run_dir
+        self.config, self.run_dir, self.restarts = config, run_dir, restarts
         scenarios = league_scenarios(config)
         seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
         self.net_config = NetConfig(max_players=seats, core=config.core)
@@ -213,10 +253,9 @@ class LeagueRun:
             self.writer = LakeWriterActor.options(**state_options).remote(
                 run_dir / "lake", run_dir.name, data.fraction, data.keep_generations,
                 data.max_bytes, data.compact,
-                drop_after=state.generation if rng_state is not None else None,
-                fsync=data.fsync)
+                drop_after=resumed_after, fsync=data.fsync)
         self.generation = state.generation + 1 if rng_state is not None else 0
-        if rng_state is not None and state.tickets.in_flight:
+        if state.tickets.in_flight:
             # the runners that played them are gone: those matches end here, without a result
             self._cancelled(state.tickets.cancel(list(state.tickets.in_flight), RESUMED))
         if start is not None:
@@ -312,6 +351,7 @@ class LeagueRun:
                 record = generation_record(generation, state, result, seconds)
                 record["tickets"] = self._books(state)
                 record["diverged_updates"] = self.guard.skipped  # over the run so far
+                record["restarts"] = self.restarts  # of the run, after actors died
                 # history first: league.json, written last, is what declares the generation
                 # saved, and a replayed generation's line replaces this one
                 append_record(run_dir, record)
@@ -331,11 +371,6 @@ class LeagueRun:
         except KeyboardInterrupt:
             log(f"stopped: the run folder holds the last finished generation; continue with "
                 f"`socius league resume {self.run_dir}`")
-        except ray.exceptions.RayError as exc:  # an actor died: what is saved stays saved
-            log(f"stopped: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}; the run "
-                f"folder holds the last finished generation; continue with "
-                f"`socius league resume {self.run_dir}`")
-            raise
         finally:
             self._close(log)
         return LeagueState.from_dict(json.loads((run_dir / STATE_FILE).read_text())["league"]) \
