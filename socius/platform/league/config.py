@@ -180,6 +180,7 @@ class LeagueConfig(Strict):
     lr: float = Field(1e-3, gt=0, description="learning rate")
     entropy: float = Field(0.01, ge=0, description="PPO entropy bonus coefficient")
     epochs: int = Field(4, ge=1, description="PPO epochs per round")
+    minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
     max_restarts: int = Field(3, ge=0, description="times the run starts again from its last "
                               "saved generation when an actor dies (runner, lake writer, league "
                               "actor, remote learner); then it stops with the resume command")
@@ -188,7 +189,6 @@ class LeagueConfig(Strict):
     divergence_strikes: int = Field(3, ge=1, le=10, description="rounds with a diverged "
                                     "learner, among the last 10, that stop the run (lower the "
                                     "learning rate)")
-    minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
     snapshot_every_steps: int = Field(10_000, ge=1,
                                       description="agent-steps between snapshots of a member")
     data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")

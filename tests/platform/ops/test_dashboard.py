@@ -62,6 +62,7 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     assert values and all(f">{v:.2f}<" in heat for v in values)
     assert "Population lineage" in dom and "main_0@" in dom
     assert "<svg" in dom and "polyline" in dom  # the ratings and throughput charts drew
+    assert "Matches and faults" in dom and "balanced" in dom  # the ticket books per generation
     image = Image.open(shot).convert("RGB")
     assert image.size == (1400, 2200)
     assert len(set(image.resize((140, 220)).getdata())) > 50  # a drawn page, not a blank one
