@@ -242,3 +242,39 @@ def test_league_runs_from_the_wheel_the_runtime_env_installs_on_each_node(cluste
     placed = json.loads((run_dir / "cluster.json").read_text())
     (second,) = [n for n, info in placed["nodes"].items() if not info["head"]]
     assert placed["actors"]["runners"] == [second]
+
+
+def test_a_league_whose_runner_node_stops_ends_cleanly_with_the_resume_command(cluster, tmp_path):
+    """Runs last: it stops the second node. The league's runner needs `socius_runner`, which
+    only that node offers; when the node goes, the runner dies, the league starts again from
+    its last saved generation, finds no node to place a runner on, and stops saying so, with
+    the resume command; what it saved stays whole."""
+    run_dir = tmp_path / "run"
+    submitted = cluster.socius(
+        "submit", "--profile", "smoke", "--set", "generations=200", "--set",
+        "placement.runner_resources={socius_runner: 1}", "--run-dir", str(run_dir),
+        "--address", cluster.url)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = re.search(r"submitted (\S+)", submitted.stdout).group(1)
+
+    def saved() -> int:
+        try:
+            return json.loads((run_dir / "league.json").read_text())["league"]["generation"]
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    _wait(lambda: saved() >= 1 or None, 240, "a saved generation")
+    worker = cluster.processes[1]  # `ray start --block` of the second node
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=120)
+    status = _wait(lambda: (lambda s: s if s in ("SUCCEEDED", "FAILED", "STOPPED") else None)(
+        json.loads(cluster.socius("jobs", "status", job_id, "--address",
+                                  cluster.url).stdout)["status"]), 300, f"job {job_id}")
+    logs = cluster.socius("jobs", "logs", job_id, "--address", cluster.url).stdout
+    assert status == "FAILED", logs[-3000:]
+    assert "restart 1 of at most" in logs and "'socius_runner'" in logs
+    assert f"socius league resume {run_dir}" in logs
+    from socius.platform.league.history import read_history
+
+    history = read_history(run_dir)
+    assert history and history[-1]["generation"] == saved() and history[-1]["tickets"]["balanced"]

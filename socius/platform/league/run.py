@@ -167,6 +167,12 @@ def _supervise(config: LeagueConfig, run_dir: Path, log: Callable[[str], None],
                 f"cancelled ({RESUMED})")
         try:
             league = LeagueRun(config, run_dir, state, rng_state, resumed_after, restarts)
+        except ValueError as exc:  # e.g. the node that offered the runners' resources is gone
+            if restarts:
+                log(f"stopped: {exc}; the run folder holds the last saved generation; continue "
+                    f"with `socius league resume {run_dir}` once the cluster can place it")
+            raise
+        try:
             return league.run(first_generation=state.generation + 1 if rng_state else 0,
                               log=log, on_generation=on_generation)
         except ACTOR_LOST as exc:
