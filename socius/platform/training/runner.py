@@ -93,6 +93,9 @@ class Runner:
                              "scenario list with its first tickets (TicketBatch.scenarios)")
         old = self._collector.host.scenarios if self._collector is not None else []
         merged = {sc.id: sc for sc in [*old, *known, *new.values()]}
+        if not merged:
+            raise ValueError("runner: a first call needs tickets (or a TicketBatch with its "
+                             "scenario list) to build an engine for")
         self._build(list(merged.values()))
 
     def run(self, tickets: list[MatchTicket] | TicketBatch, weights: dict[str, WeightsHandle],
