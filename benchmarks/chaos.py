@@ -1,12 +1,12 @@
 """Chaos run: a league while a killer SIGKILLs its actors' processes, and once its driver.
 
-    python benchmarks/chaos.py [--generations 20] [--interval 20] [--seed 0]
+    python benchmarks/chaos.py [--generations 20] [--interval 10] [--seed 0]
 
 First the same league runs undisturbed (the baseline, in this run); then again while, every
 `--interval` seconds, a random runner, lake-writer or league-actor process is SIGKILLed (never
 twice without a newly saved generation in between, so the run keeps progressing: a restart
-here takes about 10 s), and once, halfway, the driver itself with its whole process group,
-after which `socius league resume` takes over. At the end: the books balance, the lake's
+here takes about 10 s), and once — the third kill — the driver itself with its whole process
+group, after which `socius league resume` takes over. At the end: the books balance, the lake's
 finished matches per generation equal history.jsonl's and the matches rated, `data verify`
 finds nothing wrong. Prints kills survived, restarts, and the seconds lost against the
 baseline.
@@ -61,7 +61,7 @@ def chaos(run_dir: Path, generations: int, interval: float, rng: random.Random
             progressed = saved_generation(run_dir) > last_kill_generation
             if time.monotonic() < next_kill or not progressed:
                 continue
-            if not driver_killed and saved_generation(run_dir) >= generations // 2:
+            if not driver_killed and sum(kills.values()) == 2:
                 os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local Ray
                 kills["driver"] += 1
                 driver_killed = True
@@ -106,7 +106,7 @@ def check(run_dir: Path, generations: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=20)
-    parser.add_argument("--interval", type=float, default=20.0, help="seconds between kills")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between kills")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
