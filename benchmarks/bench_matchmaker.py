@@ -33,9 +33,9 @@ import ray  # noqa: E402
 from socius.envs import ScenarioSpace  # noqa: E402
 from socius.platform.league.actor import LeagueActor  # noqa: E402
 from socius.platform.league.matchmaker import MatchmakingRules  # noqa: E402
-from socius.platform.league.results import MatchResult  # noqa: E402
 from socius.platform.league.roles import Role, SnapshotRules  # noqa: E402
 from socius.platform.league.state import LeagueState, Member  # noqa: E402
+from socius.platform.types import MatchResult  # noqa: E402
 
 POPULATIONS = ("red", "blue", "green")
 LEARNERS_PER_POPULATION = {Role.MAIN: 2, Role.MAIN_EXPLOITER: 1, Role.LEAGUE_EXPLOITER: 1}

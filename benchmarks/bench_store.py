@@ -42,8 +42,8 @@ import torch  # noqa: E402
 from socius.platform.data import schema  # noqa: E402
 from socius.platform.data.lake import Lake  # noqa: E402
 from socius.platform.training.runner import Runner  # noqa: E402
-from socius.platform.training.tickets import MatchTicket  # noqa: E402
 from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
+from socius.platform.types import MatchTicket  # noqa: E402
 from socius.policies.checkpoint import fsync_path  # noqa: E402
 from socius.policies.network import NetConfig, SociusNet  # noqa: E402
 
@@ -62,7 +62,7 @@ def recorded_batch(matches: int, steps: int) -> pa.RecordBatch:
                for k in range(matches)]
     runner = Runner(config, steps=steps, seed=0, record=True, run_id="bench")
     _, stats = runner.run(tickets, weights)
-    return stats["steps"]
+    return stats.steps
 
 
 def with_match_prefix(batch: pa.RecordBatch, prefix: str) -> pa.RecordBatch:

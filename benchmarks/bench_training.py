@@ -30,8 +30,8 @@ from bench_envs import reference_scenario  # noqa: E402
 
 from socius.platform.training.loop import fixed_plan, training_loop  # noqa: E402
 from socius.platform.training.runner import Runner, RunnerActor  # noqa: E402
-from socius.platform.training.tickets import MatchTicket  # noqa: E402
 from socius.platform.training.weights import WeightsHandle, state_digest  # noqa: E402
+from socius.platform.types import MatchTicket  # noqa: E402
 from socius.policies.network import NetConfig, SociusNet  # noqa: E402
 from socius.policies.trainer import PPOSettings, build_learner_group, learner_states  # noqa: E402
 
@@ -99,8 +99,8 @@ def socius_sampling(repeats: int = 8, instances: int = INSTANCES,
     free = None  # matches run to their end; each call refills the slots that came free
     for k in range(repeats + 1):
         _, stats = runner.run(plan(k, free)[0], weights)
-        free = [stats["free_slots"]]
-        rates.append(stats["agent_steps_sampled"] / stats["seconds"])
+        free = [stats.free_slots]
+        rates.append(stats.agent_steps_sampled / stats.seconds)
     return float(np.median(rates[1:]))
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from socius.platform.data.lake import Lake
-from socius.platform.league.history import read_history
+from socius.platform.runfolder import RunFolder
 
 TARGETS = ("ray::Runner", "ray::LakeWriter", "ray::League")
 
@@ -35,7 +35,7 @@ TARGETS = ("ray::Runner", "ray::LakeWriter", "ray::League")
 def league_command(run_dir: Path, generations: int) -> list[str]:
     return [sys.executable, "-m", "socius.platform.cli", "league", "run", "--profile", "smoke",
             "--set", f"generations={generations}", "--set", "scenarios.p_fixed_horizon=0",
-            "--set", "max_restarts=1000", "--run-dir", str(run_dir)]
+            "--set", "faults.max_restarts=1000", "--run-dir", str(run_dir)]
 
 
 def saved_generation(run_dir: Path) -> int:
@@ -84,7 +84,7 @@ def chaos(run_dir: Path, generations: int, interval: float, rng: random.Random
 
 def check(run_dir: Path, generations: int) -> dict[str, object]:
     """The books and the lake after the run."""
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     lake = Lake(run_dir / "lake", create=False)
     report = lake.verify()
     episodes = lake.read("episodes", columns=["match_id", "generation"]).to_pydict()

@@ -30,13 +30,13 @@ import numpy as np  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
 
-from socius.platform.league.config import load_config  # noqa: E402
+from socius.platform.config import load_config  # noqa: E402
 from socius.platform.league.evolution import (  # noqa: E402
     cooperation_among,
     reward_per_step_against,
 )
 from socius.platform.league.roles import Role  # noqa: E402
-from socius.platform.league.run import run_league  # noqa: E402
+from socius.platform.run.league import run_league  # noqa: E402
 
 R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 
@@ -44,8 +44,8 @@ R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 def league_config(fitness: str, seed: int, generations: int, mains: int):
     return load_config(overrides=[
         f"name=coop-{fitness}-{seed}", f"seed={seed}", f"generations={generations}",
-        "rounds_per_generation=4", "tickets_per_round=64", "steps_per_round=64", "core=mlp",
-        "snapshot_every_steps=1000000", "scripted=[]",
+        "rollout.rounds_per_generation=4", "rollout.slots=64", "rollout.steps_per_round=64", "core=mlp",
+        "snapshots.every_steps=1000000", "matchmaking.scripted=[]",
         "scenarios.classics=[prisoners_dilemma__textbook, public_goods__four_player]",
         "scenarios.classic_continuation=0.95", "scenarios.max_steps=100",
         "scenarios.max_players=4",

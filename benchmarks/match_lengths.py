@@ -15,7 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from socius.platform.data.lake import Lake
-from socius.platform.league.history import read_history
+from socius.platform.runfolder import RunFolder
 
 
 def describe(run: str, round_steps: int) -> list[str]:
@@ -30,7 +30,7 @@ def describe(run: str, round_steps: int) -> list[str]:
         a = np.asarray(lengths)
         lines.append(f"  {family:<22}{len(a):>8}{a.mean():>7.1f}{np.percentile(a, 90):>6.0f}"
                      f"{a.max():>6}{int((a > round_steps).sum()):>9}")
-    history = read_history(run)
+    history = RunFolder(run).history()
     lines.append(f"  trained {sum(h['agent_steps_trained'] for h in history):,} agent-steps, "
                  f"sampled {sum(h['agent_steps_sampled'] for h in history):,}, in "
                  f"{sum(h['seconds'] for h in history):.1f} s of generations")

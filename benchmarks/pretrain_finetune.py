@@ -33,10 +33,10 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 
 from socius.envs import ScenarioSpace  # noqa: E402
+from socius.platform.config import load_config  # noqa: E402
 from socius.platform.finetune import train_on  # noqa: E402
-from socius.platform.league.config import load_config  # noqa: E402
-from socius.platform.league.run import run_league  # noqa: E402
 from socius.platform.registry import Mirror, default_tracking_uri, pull  # noqa: E402
+from socius.platform.run.league import run_league  # noqa: E402
 from socius.policies.checkpoint import load_module  # noqa: E402
 from socius.policies.network import SociusNet  # noqa: E402
 

@@ -1,18 +1,27 @@
-"""The `socius` command line."""
+"""The `socius` command line.
+
+Each subcommand is a small function `cmd_*(args) -> exit status`; `COMMANDS` declares them with
+their arguments (shared groups such as `CONFIG_ARGS` declared once); `main` is the one place a
+project error becomes `socius: error: ...` and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import socius
-from socius.envs import ScenarioError, ScenarioSpace, classic, classic_names, make_env
+from socius.envs import ScenarioSpace, classic, classic_names, make_env
 from socius.envs.scenario import Scenario
-from socius.platform.league.config import ConfigError
 from socius.platform.ops.jobs import JobsError
+from socius.platform.runfolder import RunFolder, find_runs, newest_run
 
 
 def _scenario_from(args: argparse.Namespace) -> Scenario:
@@ -71,57 +80,70 @@ def _start_ray(address: str, num_cpus: int) -> None:
         ray.init(address=address, log_to_driver=False)
 
 
-def cmd_league_run(args: argparse.Namespace) -> int:
-    """Run a league on Ray: everything goes under one run folder."""
-    import time
-    from pathlib import Path
-
-    from socius.platform.league.config import load_config
-
-    config = load_config(args.config, args.set, args.profile)  # fails before any actor starts
+def _league(args: argparse.Namespace, work: Callable[..., Any], generations: int,
+            done: int) -> int:
+    """Run league work on Ray with a progress display; print the members and what to try
+    next. An actor that died for good: exit status 1 (the run said how to resume)."""
     import ray
 
-    from socius.platform.league.run import members_table, run_league
+    from socius.platform.ops.progress import LeagueProgress
+    from socius.platform.run.league import members_table
 
-    run_dir = Path(args.run_dir or Path(config.runs_dir) /
-                   f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if run_dir.exists():
-        print(f"socius: error: {run_dir} already exists; pick another --run-dir, or "
-              f"`socius league resume {run_dir}`", file=sys.stderr)
-        return 2
     _start_ray(args.address, args.num_cpus)
     try:
-        state = run_league(config, run_dir)
-    except ValueError as exc:  # e.g. a placement the cluster cannot meet
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
-    except ray.exceptions.RayError:  # an actor died; the run said how to resume
+        with LeagueProgress(generations, done) as progress:
+            state, run = work(log=progress.log, on_record=progress.on_record)
+    except ray.exceptions.RayError:
         return 1
     finally:
         ray.shutdown()
     print(members_table(state))
-    print(f"run folder: {run_dir}")
+    print(next_commands(run, state))
     return 0
+
+
+def next_commands(run: RunFolder, state) -> str:
+    """What to try with a finished run, with its own paths."""
+    config = run.manifest()["config"]
+    lines = [f"run folder: {run.path}", "next:",
+             f"  socius dashboard {run.path}",
+             f"  socius data inspect {run.path}"]
+    # a member with a snapshot has a registered model with a `champion` alias
+    parents = sorted({m.parent for m in state.members.values() if not m.trainable and m.parent})
+    if config.get("tracking", {}).get("mirror") and parents:
+        model = f"socius.{config['name']}.{parents[0]}@champion"
+        lines += [f"  socius pull {model} --run {run.path} -o pulled",
+                  f"  socius finetune --from {model} --run {run.path} "
+                  "--scenario prisoners_dilemma__textbook --steps 20000"]
+    return "\n".join(lines)
+
+
+def cmd_league_run(args: argparse.Namespace) -> int:
+    """Run a league on Ray: everything goes under one run folder."""
+    import time
+
+    from socius.platform.config import load_config
+    from socius.platform.run.league import run_league
+    from socius.platform.runfolder import RunFolderError
+
+    config = load_config(args.config, args.set, args.profile)  # fails before any actor starts
+    run = RunFolder(args.run_dir or Path(config.runs_dir) /
+                    f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run.path.exists():
+        raise RunFolderError(f"{run.path} already exists; pick another --run-dir, or "
+                             f"`socius league resume {run.path}`")
+    return _league(args, lambda **hooks: (run_league(config, run.path, **hooks), run),
+                   config.generations, 0)
 
 
 def cmd_league_resume(args: argparse.Namespace) -> int:
     """Continue a stopped league run from its last saved generation."""
-    import ray
+    from socius.platform.run.league import load_saved, resume_league
 
-    from socius.platform.league.run import members_table, resume_league
-
-    _start_ray(args.address, args.num_cpus)
-    try:
-        state = resume_league(args.run_dir)
-    except ValueError as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
-    except ray.exceptions.RayError:  # an actor died; the run said how to resume
-        return 1
-    finally:
-        ray.shutdown()
-    print(members_table(state))
-    return 0
+    run = RunFolder(args.run_dir)
+    config, state, _ = load_saved(run)  # a damaged folder fails before Ray starts
+    return _league(args, lambda **hooks: (resume_league(run.path, **hooks), run),
+                   config.generations, state.generation + 1)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -171,82 +193,64 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     """The league runs in a folder: name, generations done of planned, members, socius version."""
-    from pathlib import Path
-
-    folder = Path(args.folder)
     rows = []
-    for run in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-        try:
-            manifest = json.loads((run / "manifest.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        try:
-            league = json.loads((run / "league.json").read_text())["league"]
-            done, members = league["generation"] + 1, len(league["members"])
-        except (OSError, json.JSONDecodeError, KeyError):
-            done, members = 0, 0
-        rows.append(f"{run.name:<36}{done:>4}/{manifest['config']['generations']:<4}"
-                    f"{members:>8}  socius {manifest['socius_version']}")
+    for run in find_runs(args.folder):
+        manifest = run.read_optional(RunFolder.MANIFEST) or {}
+        saved = run.read_optional(RunFolder.STATE) or {}
+        league = saved.get("league") if isinstance(saved.get("league"), dict) else {}
+        done, members = league.get("generation", -1) + 1, len(league.get("members", []))
+        planned = (manifest.get("config") or {}).get("generations", "?")
+        rows.append(f"{run.name:<36}{done:>4}/{planned:<4}{members:>8}  socius "
+                    f"{manifest.get('socius_version', '?')}")
     print(f"{'run':<36}{'generations':>9}{'members':>8}")
-    print("\n".join(rows) if rows else f"(no runs in {folder})")
+    print("\n".join(rows) if rows else f"(no runs in {args.folder})")
+    return 0
+
+
+def cmd_runs_rm(args: argparse.Namespace) -> int:
+    """Delete run folders (the lake's manifest first, so no reader sees a dangling shard)."""
+    from socius.platform.data.lake import remove_run
+
+    runs = [RunFolder(path) for path in args.runs]
+    for run in runs:
+        run.manifest()  # refuse anything that is not a run folder, before deleting any
+    for run in runs:
+        remove_run(run)
+        print(f"removed {run.path}")
     return 0
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    """A member's family tree from a run folder's saved league state."""
-    from pathlib import Path
-
-    from socius.platform.league.evolution import family_tree
-    from socius.platform.league.state import LeagueState
-
+    """A member's family tree: from a run folder's saved league state, or from the registry."""
     if args.member.startswith(("socius.", "runs:/")):  # a registry reference
         from socius.platform.registry import registry_lineage
 
-        try:
-            print(registry_lineage(args.member, _tracking_uri(args)))
-        except Exception as exc:  # noqa: BLE001 - MLflow's errors name what is missing
-            print(f"socius: error: {args.member}: {exc}", file=sys.stderr)
-            return 2
+        print(registry_lineage(args.member, _tracking_uri(args)))
         return 0
-    run = Path(args.run) if args.run else None
-    if run is None:  # the newest run under ./runs
-        candidates = [p for p in Path("runs").glob("*") if (p / "league.json").is_file()]
-        if not candidates:
-            print("socius: error: no run folder given (--run) and none under ./runs",
-                  file=sys.stderr)
-            return 2
-        run = max(candidates, key=lambda p: p.stat().st_mtime)
-        print(f"(run {run})")
+    from socius.platform.league.evolution import family_tree
+    from socius.platform.league.state import saved_state
+
+    run = RunFolder(args.run) if args.run else newest_run()
+    if not args.run:
+        print(f"(run {run.path})")
     try:
-        state = LeagueState.from_dict(json.loads((run / "league.json").read_text())["league"])
-        print(family_tree(state.members, args.member))
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        print(f"socius: error: {run}: {exc}", file=sys.stderr)
-        return 2
+        print(family_tree(saved_state(run).members, args.member))
+    except KeyError as exc:
+        raise ValueError(f"{run.path}: {exc.args[0]}") from None
     return 0
 
 
 def cmd_data_inspect(args: argparse.Namespace) -> int:
     from socius.platform.data.inspect import inspect_run
-    from socius.platform.data.lake import LakeError
 
-    try:
-        print(inspect_run(args.run, args.family, args.member, args.generation))
-    except LakeError as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
+    print(inspect_run(args.run, args.family, args.member, args.generation))
     return 0
 
 
 def cmd_data_verify(args: argparse.Namespace) -> int:
     from socius.platform.data.inspect import open_run_lake
-    from socius.platform.data.lake import LakeError
 
-    try:
-        report = open_run_lake(args.run).verify()
-    except LakeError as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
+    report = open_run_lake(args.run).verify()
     for kind, paths in report.items():
         for path in paths:
             print(f"{kind}: {path}")
@@ -257,13 +261,8 @@ def cmd_data_verify(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from socius.platform.data.inspect import replay
-    from socius.platform.data.lake import LakeError
 
-    try:
-        print(replay(args.run, args.match, limit=args.limit))
-    except (LakeError, KeyError) as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
+    print(replay(args.run, args.match, limit=args.limit))
     return 0
 
 
@@ -271,16 +270,13 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     """Behaviour cloning from a run's lake into a socius checkpoint."""
     import torch
 
-    from socius.platform.data.lake import LakeError
     from socius.platform.data.pretrain import pretrain
+    from socius.platform.ops.progress import steps_progress
 
     torch.set_num_threads(1)
-    try:
+    with steps_progress("epochs") as on_progress:
         stats = pretrain(args.data, args.out, where=args.where, epochs=args.epochs,
-                         seed=args.seed)
-    except (LakeError, ValueError) as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
+                         seed=args.seed, on_progress=on_progress)
     print(f"cloned {stats['examples']:,} steps into {args.out}; held-out episodes' action "
           f"accuracy {stats['heldout_accuracy']:.3f} ({stats['heldout']:,} steps)")
     return 0
@@ -288,7 +284,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def _tracking_uri(args: argparse.Namespace) -> str:
     import os
-    from pathlib import Path
 
     from socius.platform.registry import default_tracking_uri
 
@@ -305,16 +300,8 @@ def _tracking_uri(args: argparse.Namespace) -> str:
 def cmd_pull(args: argparse.Namespace) -> int:
     """Download a registered checkpoint and verify it (no Ray needed)."""
     from socius.platform.registry import pull
-    from socius.policies.checkpoint import CheckpointError
 
-    try:
-        local = pull(args.ref, args.output, _tracking_uri(args))
-    except (ValueError, CheckpointError) as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - MLflow's own errors (unknown model, alias, ...)
-        print(f"socius: error: {args.ref}: {exc}", file=sys.stderr)
-        return 2
+    local = pull(args.ref, args.output, _tracking_uri(args))
     print(f"{args.ref} -> {local} (sha256 verified)")
     return 0
 
@@ -322,17 +309,14 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     """PPO fine-tuning of a registered checkpoint on one scenario, registered with its parent."""
     from socius.platform.finetune import finetune, target_scenario
-    from socius.policies.checkpoint import CheckpointError
+    from socius.platform.ops.progress import steps_progress
 
-    try:
-        uri = _tracking_uri(args)
-        scenario = target_scenario(args.scenario)
-        partners = [p for p in (args.partners or "").split(",") if p]
+    uri = _tracking_uri(args)
+    scenario = target_scenario(args.scenario)
+    partners = [p for p in (args.partners or "").split(",") if p]
+    with steps_progress("agent-steps") as on_progress:
         result = finetune(args.from_ref, scenario, uri, args.out, partners, args.steps,
-                          args.seed, args.name)
-    except (ValueError, CheckpointError, ScenarioError) as exc:
-        print(f"socius: error: {exc}", file=sys.stderr)
-        return 2
+                          args.seed, args.name, on_progress=on_progress)
     print(f"fine-tuned {args.from_ref} on {scenario.name} for {result['steps']:,} steps "
           f"(mean reward {result['reward_first']:.3f} -> {result['reward_last']:.3f}); "
           f"{result['checkpoint']}, registered version {result.get('version')}")
@@ -348,175 +332,164 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runs_rm(args: argparse.Namespace) -> int:
-    """Delete run folders (the lake's manifest first, so no reader sees a dangling shard)."""
-    from pathlib import Path
+# --- the command table ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arg:
+    """One `add_argument` call."""
 
-    from socius.platform.data.lake import remove_tree_safely
+    flags: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
 
-    for run in args.runs:
-        path = Path(run)
-        if not (path / "manifest.json").is_file():
-            print(f"socius: error: {path} is not a league run folder (no manifest.json)",
-                  file=sys.stderr)
-            return 2
-        remove_tree_safely(path)
-        print(f"removed {path}")
-    return 0
+
+def arg(*flags: str, **options: Any) -> Arg:
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """`socius <words...>`: its function, help and arguments."""
+
+    words: tuple[str, ...]
+    func: Callable[[argparse.Namespace], int]
+    help: str
+    args: tuple[Arg, ...] = ()
+
+
+ADDRESS_HELP = ("Ray Jobs API (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS or "
+                "http://127.0.0.1:8265); the token comes from RAY_AUTH_TOKEN, "
+                "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
+CONFIG_ARGS = (
+    arg("config", nargs="?", help="a YAML league config (default: built-in)"),
+    arg("--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key, e.g. --set generations=3 --set ppo.lr=3e-4"),
+    arg("--profile", choices=["smoke", "default"], default=None,
+        help="start from a named profile (smoke: about 20 seconds)"))
+LOCAL_RAY_ARGS = (
+    arg("--num-cpus", type=int, default=2, help="CPUs of a local Ray"),
+    arg("--address", default="local", help="Ray to use: local (a fresh one), auto (the "
+        "cluster this runs on, as inside a job) or an address"))
+REGISTRY_ARGS = (
+    arg("--tracking-uri", help="MLflow tracking/registry URI"),
+    arg("--run", help="a run folder whose own mlflow.db to use"))
+GROUP_HELP = {"scenarios": "explore the scenario space", "league": "run a league",
+              "jobs": "league jobs on a Ray cluster", "runs": "league runs on disk",
+              "data": "a run's rollout lake"}
+
+COMMANDS = (
+    Command(("scenarios", "sample"), cmd_scenarios_sample, "print sampled scenarios as JSON "
+            "lines", (arg("--split", default="train", help="train, heldout or all"),
+                      arg("--seed", type=int, default=0, help="first seed"),
+                      arg("--count", type=int, default=1, help="how many scenarios"))),
+    Command(("scenarios", "classics"), cmd_scenarios_classics, "list the named textbook games"),
+    Command(("scenarios", "play"), cmd_scenarios_play, "play one random episode and print it",
+            (arg("name", nargs="?", help="a named classic (default: a sampled scenario)"),
+             arg("--split", default="train"), arg("--seed", type=int, default=0))),
+    Command(("league", "run"), cmd_league_run, "run a league on a local Ray", (
+        *CONFIG_ARGS,
+        arg("--run-dir", help="where to write the run (default: <runs_dir>/<name>-<time>, "
+            "runs_dir from the config)"),
+        *LOCAL_RAY_ARGS)),
+    Command(("league", "resume"), cmd_league_resume, "continue a stopped league run",
+            (arg("run_dir"), *LOCAL_RAY_ARGS)),
+    Command(("submit",), cmd_submit, "submit a league to a Ray cluster as a job", (
+        *CONFIG_ARGS,
+        arg("--run-dir", help="absolute run folder on storage the cluster shares (default: "
+            "<runs_dir>/<name>-<time>)"),
+        arg("--working-dir", default=".", help="folder packaged with the job (run folders, "
+            "virtual environments and MLflow stores left out)"),
+        arg("--runtime-env", help="YAML merged into the job's runtime_env, e.g. "
+            "cluster/runtime_env.yaml"),
+        arg("--address", help=ADDRESS_HELP),
+        arg("--follow", action="store_true", help="stream the logs until it ends"))),
+    Command(("jobs", "list"), cmd_jobs, "all jobs", (arg("--address", help=ADDRESS_HELP),)),
+    Command(("jobs", "status"), cmd_jobs, "one job's status",
+            (arg("job_id"), arg("--address", help=ADDRESS_HELP))),
+    Command(("jobs", "logs"), cmd_jobs, "one job's logs",
+            (arg("job_id"), arg("--follow", action="store_true"),
+             arg("--address", help=ADDRESS_HELP))),
+    Command(("jobs", "stop"), cmd_jobs, "stop a job",
+            (arg("job_id"), arg("--address", help=ADDRESS_HELP))),
+    Command(("dashboard",), cmd_dashboard, "serve a run's live league page", (
+        arg("run_dir"),
+        arg("--host", default="127.0.0.1", help="address to bind (default loopback only; "
+            "anything else is reachable by others and warns)"),
+        arg("--port", type=int, default=8600))),
+    Command(("runs", "list"), cmd_runs_list, "list the runs in a folder",
+            (arg("folder", nargs="?", default="runs"),)),
+    Command(("runs", "rm"), cmd_runs_rm, "delete run folders with their lakes",
+            (arg("runs", nargs="+"),)),
+    Command(("data", "inspect"), cmd_data_inspect, "what a run stored", (
+        arg("run", help="run folder"), arg("--family"), arg("--member"),
+        arg("--generation", type=int))),
+    Command(("data", "verify"), cmd_data_verify, "check every shard; set aside bad ones",
+            (arg("run", help="run folder"),)),
+    Command(("pretrain",), cmd_pretrain, "behaviour cloning from a run's lake", (
+        arg("--data", required=True, help="run folder whose lake to read"),
+        arg("--where", action="append", metavar="KEY=VALUE", help="rows to clone: member=, "
+            "family=, seat=, generation=, match= (repeat to combine)"),
+        arg("--out", required=True, help="checkpoint folder to write"),
+        arg("--epochs", type=int, default=30), arg("--seed", type=int, default=0))),
+    Command(("pull",), cmd_pull, "download a registered checkpoint", (
+        arg("ref", help="name@alias, name/version or runs:/<run id>/<path>"),
+        arg("-o", "--output", default=".", help="folder to download into"), *REGISTRY_ARGS)),
+    Command(("finetune",), cmd_finetune, "fine-tune a registered checkpoint", (
+        arg("--from", dest="from_ref", required=True,
+            help="name@alias, name/version or runs:/..."),
+        arg("--scenario", required=True, help="named classic or a spec file"),
+        arg("--partners", help="scripted partners, comma-separated (default: self-play)"),
+        arg("--steps", type=int, default=50_000),
+        arg("--out", default="finetuned", help="checkpoint folder to write"),
+        arg("--name", help="registered as socius.finetuned.<name>"),
+        arg("--seed", type=int, default=0), *REGISTRY_ARGS)),
+    Command(("mirror",), cmd_mirror, "bring a run's MLflow mirror up to date", (
+        arg("run", help="run folder"),
+        arg("--tracking-uri", help="MLflow tracking URI (default: the run's own)"))),
+    Command(("replay",), cmd_replay, "print a stored match step by step", (
+        arg("run", help="run folder"), arg("match", help="match id, e.g. g0-12"),
+        arg("--limit", type=int, default=200, help="most steps to print"))),
+    Command(("lineage",), cmd_lineage, "a league member's family tree", (
+        arg("member", help="member id (main_0, main_0@3) or a registry reference "
+            "(socius.<league>.<member>@champion, .../3)"),
+        arg("--run", help="run folder (default: the newest under ./runs)"),
+        arg("--tracking-uri", help="MLflow registry URI (for references)"))),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="socius", description=__doc__)
+    parser = argparse.ArgumentParser(prog="socius", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"socius {socius.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    scenarios = commands.add_parser("scenarios", help="explore the scenario space")
-    verbs = scenarios.add_subparsers(dest="verb", required=True)
-    sample = verbs.add_parser("sample", help="print sampled scenarios as JSON lines")
-    sample.add_argument("--split", default="train", help="train, heldout or all")
-    sample.add_argument("--seed", type=int, default=0, help="first seed")
-    sample.add_argument("--count", type=int, default=1, help="how many scenarios")
-    sample.set_defaults(func=cmd_scenarios_sample)
-    classics = verbs.add_parser("classics", help="list the named textbook games")
-    classics.set_defaults(func=cmd_scenarios_classics)
-    play = verbs.add_parser("play", help="play one random episode and print it")
-    play.add_argument("name", nargs="?", help="a named classic (default: a sampled scenario)")
-    play.add_argument("--split", default="train")
-    play.add_argument("--seed", type=int, default=0)
-    play.set_defaults(func=cmd_scenarios_play)
-
-    league = commands.add_parser("league", help="run a league")
-    league_verbs = league.add_subparsers(dest="verb", required=True)
-    run = league_verbs.add_parser("run", help="run a league on a local Ray")
-    run.add_argument("config", nargs="?", help="a YAML league config (default: built-in)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config key, e.g. --set generations=3")
-    run.add_argument("--profile", choices=["smoke", "default"], default=None,
-                     help="start from a named profile (smoke: about 20 seconds)")
-    run.add_argument("--run-dir", help="where to write the run (default: "
-                     "<runs_dir>/<name>-<time>, runs_dir from the config)")
-    run.add_argument("--num-cpus", type=int, default=2, help="CPUs of a local Ray")
-    run.add_argument("--address", default="local", help="Ray to use: local (a fresh one), "
-                     "auto (the cluster this runs on, as inside a job) or an address")
-    run.set_defaults(func=cmd_league_run)
-    resume = league_verbs.add_parser("resume", help="continue a stopped league run")
-    resume.add_argument("run_dir")
-    resume.add_argument("--num-cpus", type=int, default=2)
-    resume.add_argument("--address", default="local")
-    resume.set_defaults(func=cmd_league_resume)
-
-    address_help = ("Ray Jobs API (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS or "
-                    "http://127.0.0.1:8265); the token comes from RAY_AUTH_TOKEN, "
-                    "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
-    submit = commands.add_parser("submit", help="submit a league to a Ray cluster as a job")
-    submit.add_argument("config", nargs="?", help="a YAML league config inside the working dir")
-    submit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    submit.add_argument("--profile", choices=["smoke", "default"], default=None)
-    submit.add_argument("--run-dir", help="absolute run folder on storage the cluster shares "
-                        "(default: <runs_dir>/<name>-<time>)")
-    submit.add_argument("--working-dir", default=".", help="folder packaged with the job "
-                        "(run folders, virtual environments and MLflow stores left out)")
-    submit.add_argument("--runtime-env", help="YAML merged into the job's runtime_env, e.g. "
-                        "cluster/runtime_env.yaml")
-    submit.add_argument("--address", help=address_help)
-    submit.add_argument("--follow", action="store_true", help="stream the logs until it ends")
-    submit.set_defaults(func=cmd_submit)
-
-    jobs = commands.add_parser("jobs", help="league jobs on a Ray cluster")
-    jobs_verbs = jobs.add_subparsers(dest="verb", required=True)
-    for verb, text in (("list", "all jobs"), ("status", "one job's status"),
-                       ("logs", "one job's logs"), ("stop", "stop a job")):
-        job_verb = jobs_verbs.add_parser(verb, help=text)
-        if verb != "list":
-            job_verb.add_argument("job_id")
-        if verb == "logs":
-            job_verb.add_argument("--follow", action="store_true")
-        job_verb.add_argument("--address", help=address_help)
-        job_verb.set_defaults(func=cmd_jobs)
-
-    board = commands.add_parser("dashboard", help="serve a run's live league page")
-    board.add_argument("run_dir")
-    board.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback "
-                       "only; anything else is reachable by others and warns)")
-    board.add_argument("--port", type=int, default=8600)
-    board.set_defaults(func=cmd_dashboard)
-
-    runs = commands.add_parser("runs", help="league runs on disk")
-    runs_verbs = runs.add_subparsers(dest="verb", required=True)
-    listing = runs_verbs.add_parser("list", help="list the runs in a folder")
-    listing.add_argument("folder", nargs="?", default="runs")
-    listing.set_defaults(func=cmd_runs_list)
-    remove = runs_verbs.add_parser("rm", help="delete run folders with their lakes")
-    remove.add_argument("runs", nargs="+")
-    remove.set_defaults(func=cmd_runs_rm)
-
-    data = commands.add_parser("data", help="a run's rollout lake")
-    data_verbs = data.add_subparsers(dest="verb", required=True)
-    inspect = data_verbs.add_parser("inspect", help="what a run stored")
-    inspect.add_argument("run", help="run folder")
-    inspect.add_argument("--family")
-    inspect.add_argument("--member")
-    inspect.add_argument("--generation", type=int)
-    inspect.set_defaults(func=cmd_data_inspect)
-    verify = data_verbs.add_parser("verify", help="check every shard; set aside bad ones")
-    verify.add_argument("run", help="run folder")
-    verify.set_defaults(func=cmd_data_verify)
-
-    clone = commands.add_parser("pretrain", help="behaviour cloning from a run's lake")
-    clone.add_argument("--data", required=True, help="run folder whose lake to read")
-    clone.add_argument("--where", action="append", metavar="KEY=VALUE",
-                       help="rows to clone: member=, family=, seat=, generation=, match= "
-                       "(repeat to combine)")
-    clone.add_argument("--out", required=True, help="checkpoint folder to write")
-    clone.add_argument("--epochs", type=int, default=30)
-    clone.add_argument("--seed", type=int, default=0)
-    clone.set_defaults(func=cmd_pretrain)
-
-    fetch = commands.add_parser("pull", help="download a registered checkpoint")
-    fetch.add_argument("ref", help="name@alias, name/version or runs:/<run id>/<path>")
-    fetch.add_argument("-o", "--output", default=".", help="folder to download into")
-    fetch.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
-    fetch.add_argument("--run", help="a run folder whose own mlflow.db to use")
-    fetch.set_defaults(func=cmd_pull)
-    tune = commands.add_parser("finetune", help="fine-tune a registered checkpoint")
-    tune.add_argument("--from", dest="from_ref", required=True,
-                      help="name@alias, name/version or runs:/...")
-    tune.add_argument("--scenario", required=True, help="named classic or a spec file")
-    tune.add_argument("--partners", help="scripted partners, comma-separated (default: "
-                      "self-play)")
-    tune.add_argument("--steps", type=int, default=50_000)
-    tune.add_argument("--out", default="finetuned", help="checkpoint folder to write")
-    tune.add_argument("--name", help="registered as socius.finetuned.<name>")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
-    tune.add_argument("--run", help="a run folder whose own mlflow.db to use")
-    tune.set_defaults(func=cmd_finetune)
-
-    sync = commands.add_parser("mirror", help="bring a run's MLflow mirror up to date")
-    sync.add_argument("run", help="run folder")
-    sync.add_argument("--tracking-uri", help="MLflow tracking URI (default: the run's own)")
-    sync.set_defaults(func=cmd_mirror)
-
-    replay = commands.add_parser("replay", help="print a stored match step by step")
-    replay.add_argument("run", help="run folder")
-    replay.add_argument("match", help="match id, e.g. g0-12")
-    replay.add_argument("--limit", type=int, default=200, help="most steps to print")
-    replay.set_defaults(func=cmd_replay)
-
-    lineage = commands.add_parser("lineage", help="a league member's family tree")
-    lineage.add_argument("member", help="member id (main_0, main_0@3) or a registry reference "
-                         "(socius.<league>.<member>@champion, .../3)")
-    lineage.add_argument("--run", help="run folder (default: the newest under ./runs)")
-    lineage.add_argument("--tracking-uri", help="MLflow registry URI (for references)")
-    lineage.set_defaults(func=cmd_lineage)
+    groups: dict[str, Any] = {}
+    for command in COMMANDS:
+        if len(command.words) == 1:
+            sub = commands.add_parser(command.words[0], help=command.help)
+        else:
+            group, verb = command.words
+            if group not in groups:
+                groups[group] = commands.add_parser(group, help=GROUP_HELP[group]) \
+                    .add_subparsers(dest="verb", required=True)
+            sub = groups[group].add_parser(verb, help=command.help)
+        for a in command.args:
+            sub.add_argument(*a.flags, **a.options)
+        sub.set_defaults(func=command.func)
     return parser
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Errors that are the user's to fix: the project's own (all ValueErrors: bad config,
+    scenario, run folder, lake, checkpoint, placement), the jobs API's, and MLflow's (an
+    unknown model, alias or store)."""
+    return isinstance(exc, (ValueError, JobsError)) or \
+        type(exc).__module__.startswith("mlflow.")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, ConfigError, JobsError) as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         print(f"socius: error: {exc}", file=sys.stderr)
         return 2
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ def partner_from_spec(spec: str, layout=None):
 
 
 def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = None,
-             steps: int = 50_000, seed: int = 0, lr: float = 3e-4
+             steps: int = 50_000, seed: int = 0, lr: float = 3e-4,
+             on_progress: Callable[[int, int], None] | None = None
              ) -> tuple[SociusNet, list[dict[str, float]]]:
     """PPO from `net`'s weights on one scenario: the learner's seat rotates over 64
     instances; scripted `partners` fill the other seats in turn (none: self-play). Returns
@@ -83,16 +85,20 @@ def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = No
     history = []
     while trainer.steps < steps:
         history.append(trainer.iterate())
+        if on_progress is not None:
+            on_progress(min(trainer.steps, steps), steps)
     return trainer.net, history
 
 
 def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
              partners: list[str] | None = None, steps: int = 50_000, seed: int = 0,
-             name: str | None = None, lr: float = 3e-4, register: bool = True
-             ) -> dict[str, Any]:
+             name: str | None = None, lr: float = 3e-4, register: bool = True,
+             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Pull `ref`, train it on `scenario` (`train_on`), save it at `out` with its parent in
+    its lineage and register it as `socius.finetuned.<name>`."""
     with tempfile.TemporaryDirectory() as tmp:
         net = load_module(pull(ref, tmp, tracking_uri))
-    tuned, history = train_on(net, scenario, partners, steps, seed, lr)
+    tuned, history = train_on(net, scenario, partners, steps, seed, lr, on_progress)
     done = int(history[-1]["steps"])
     save_checkpoint(tuned, out, overwrite=True, lineage={
         "parent": ref, "scenario": scenario.to_json(), "partners": list(partners or []),

@@ -28,17 +28,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from socius.platform.files import write_json_atomic
-from socius.platform.league.history import read_history
-from socius.platform.league.state import LeagueState
+from socius.platform.league.state import LeagueState, saved_state
+from socius.platform.runfolder import RunFolder
 from socius.policies.checkpoint import CheckpointError, read_manifest
 
 EXPERIMENT = "socius"
-MIRROR_FILE = "mirror.json"
 
 
 def default_tracking_uri(run_dir: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{run_dir.resolve()}/mlflow.db"
+    return os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{RunFolder(run_dir).mlflow_db.resolve()}"
 
 
 def model_name(league: str, member: str) -> str:
@@ -82,20 +81,20 @@ class Mirror:
 
     def __init__(self, run_dir: str | Path, tracking_uri: str | None = None):
         self.run_dir = Path(run_dir)
+        self.folder = RunFolder(run_dir)
         self.uri = tracking_uri or default_tracking_uri(self.run_dir)
-        path = self.run_dir / MIRROR_FILE
-        self.done = json.loads(path.read_text()) if path.is_file() else {
+        done = self.folder.read(RunFolder.MIRROR, "") if self.folder.file(
+            RunFolder.MIRROR).is_file() else None
+        self.done = done or {
             "tracking_uri": self.uri, "run_id": None, "generations": [], "versions": {}}
 
     def _save(self) -> None:
-        write_json_atomic(self.run_dir / MIRROR_FILE, self.done)
+        self.folder.write(RunFolder.MIRROR, self.done)
 
     def sync(self) -> dict[str, Any]:
         """Mirror whatever is new; returns what was added. Raises if MLflow is unreachable
         (nothing is marked done then, so the next call retries)."""
-        manifest = json.loads((self.run_dir / "manifest.json").read_text())
-        saved = json.loads((self.run_dir / "league.json").read_text())
-        state = LeagueState.from_dict(saved["league"])
+        manifest, state = self.folder.manifest(), saved_state(self.folder)
         client = mlflow_client(self.uri)
         added = {"generations": [], "versions": []}
         if self.done["run_id"] is None:
@@ -117,7 +116,7 @@ class Mirror:
             self.done["experiment_id"] = experiment_id  # for links (the dashboard's)
             self._save()
         run_id = self.done["run_id"]
-        for record in read_history(self.run_dir):  # every generation not logged yet
+        for record in self.folder.history():  # every generation not logged yet
             if record["generation"] in self.done["generations"]:
                 continue
             self._log_generation(client, run_id, record)
@@ -159,7 +158,7 @@ class Mirror:
 
     def _register(self, client, run_id: str, league: str, member, state: LeagueState,
                   split: str, version: str) -> str:
-        folder = self.run_dir / "checkpoints" / member.id
+        folder = self.folder.checkpoint(member.id)
         weights_sha = read_manifest(folder)["weights_sha256"]
         path = f"checkpoints/{member.id}"
         client.log_artifacts(run_id, str(folder), path)
@@ -204,9 +203,10 @@ def _lake_hash(run_dir: Path, generation: int) -> str:
     path, rows and CRC-32 of each, as the manifest lists them."""
     from socius.platform.data.lake import MANIFEST, Lake
 
-    if not (run_dir / "lake" / MANIFEST).is_file():
+    lake = RunFolder(run_dir).lake
+    if not (lake / MANIFEST).is_file():
         return ""
-    shards = sorted((s.path, s.rows, s.crc32) for s in Lake(run_dir / "lake").shards()
+    shards = sorted((s.path, s.rows, s.crc32) for s in Lake(lake).shards()
                     if s.generation <= generation)
     return hashlib.sha256(json.dumps(shards).encode()).hexdigest()
 

@@ -162,7 +162,7 @@ def test_jobs_api_refuses_calls_without_the_token(cluster, tmp_path):
 def test_submitted_smoke_league_runs_with_runners_on_the_second_node(cluster, tmp_path):
     run_dir = tmp_path / "run"
     submitted = cluster.socius(
-        "submit", "--profile", "smoke", "--set", "generations=4", "--set", "runners=2",
+        "submit", "--profile", "smoke", "--set", "generations=4", "--set", "rollout.runners=2",
         "--set", "placement.runner_resources={socius_runner: 1}", "--run-dir", str(run_dir),
         "--address", cluster.url)
     assert submitted.returncode == 0, submitted.stderr
@@ -274,7 +274,7 @@ def test_a_league_whose_runner_node_stops_ends_cleanly_with_the_resume_command(c
     assert status == "FAILED", logs[-3000:]
     assert "restart 1 of at most" in logs and "'socius_runner'" in logs
     assert f"socius league resume {run_dir}" in logs
-    from socius.platform.league.history import read_history
+    from socius.platform.runfolder import RunFolder
 
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert history and history[-1]["generation"] == saved() and history[-1]["tickets"]["balanced"]

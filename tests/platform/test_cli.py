@@ -31,3 +31,39 @@ def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "socius.platform.cli", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("socius ")
+
+
+def test_every_command_fails_one_way_naming_what_is_wrong(tmp_path, capsys):
+    """One error path: `socius: error: <what, where, what to do>` and exit status 2, before
+    any Ray starts."""
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text('{"socius_version": "0.1.0", "state_format": 1}')
+    (damaged / "league.json").write_text("{cut")
+    cases = [
+        (["runs", "rm", str(tmp_path)], "manifest.json: missing; this is not a league run"),
+        (["lineage", "main_0", "--run", str(tmp_path / "none")], "no such run folder"),
+        (["league", "resume", str(damaged)], "league.json: damaged"),
+        (["league", "run", "--set", "lr=0.1"], "`lr` moved to `ppo.lr`"),
+        (["league", "run", "--run-dir", str(damaged)], "already exists"),
+        (["data", "inspect", str(tmp_path)], str(tmp_path)),
+        (["pull", "socius.x.main_0@champion"], "say where the registry is"),
+        (["scenarios", "play", "poker__texas"], "unknown family 'poker'"),
+    ]
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("socius: error: ") and needle in err, (argv, err)
+    assert tmp_path.is_dir() and damaged.is_dir()  # nothing deleted by a refused `runs rm`
+
+
+def test_commands_are_declared_once():
+    from socius.platform.cli import COMMANDS, build_parser
+
+    words = [c.words for c in COMMANDS]
+    assert len(words) == len(set(words))
+    parser = build_parser()
+    args = parser.parse_args(["league", "run", "--profile", "smoke", "--set", "ppo.lr=0.1"])
+    assert args.set == ["ppo.lr=0.1"] and args.profile == "smoke"
+    args = parser.parse_args(["submit", "--profile", "smoke", "--set", "generations=2"])
+    assert args.set == ["generations=2"]

@@ -10,7 +10,7 @@ import yaml
 
 import socius
 from socius.platform.cli import build_parser
-from socius.platform.league.config import load_config
+from socius.platform.config import load_config
 from socius.platform.ops.jobs import plan_submission
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
@@ -32,7 +32,7 @@ def test_cluster_league_config_is_valid_and_writes_to_shared_storage():
     config = load_config(CLUSTER / "league.yaml")
     assert Path(config.runs_dir).is_absolute() and config.runs_dir.startswith("/mnt/shared/")
     assert config.placement.league_on_head and config.placement.learners >= 1
-    assert config.placement.learners <= config.runners
+    assert config.placement.learners <= config.rollout.runners
 
 
 def test_launcher_yaml_has_runner_and_learner_node_types_with_token_auth():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from socius.platform.league.config import LeagueConfig
+from socius.platform.config import LeagueConfig
 from socius.platform.league.ratings import Rating
 from socius.platform.league.roles import Role
 from socius.platform.league.state import LeagueState, Member
@@ -19,11 +19,11 @@ from socius.policies.network import NetConfig, SociusNet
 def write_run(run, state, config):
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     (run / "manifest.json").write_text(json.dumps(
-        {"socius_version": "0.1.0", "config": config.model_dump(mode="json")}))
+        {"socius_version": "0.1.0", "config": config.as_json()}))
     (run / "league.json").write_text(json.dumps({"league": state.to_dict(), "rng": {}}))
-    from socius.platform.league.history import append_record
+    from socius.platform.runfolder import RunFolder
 
-    append_record(run, {"generation": state.generation, "members": len(state.members),
+    RunFolder(run).append_history({"generation": state.generation, "members": len(state.members),
                         "ratings": {m: r.ordinal for m, r in state.ratings.items()},
                         "cooperation": dict(state.cooperation), "episodes": 0,
                         "care": {m.id: [0.0, 0.0] for m in state.learners()},
@@ -137,8 +137,8 @@ def test_registry_through_mlflow_server_survives_it_going_away(ray_session, tmp_
 
     from mlflow import MlflowClient
 
-    from socius.platform.league.config import load_config
-    from socius.platform.league.run import run_league
+    from socius.platform.config import load_config
+    from socius.platform.run.league import run_league
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
@@ -255,8 +255,8 @@ def test_an_8_generation_league_mirrors_every_generation_and_its_champion_pulls(
         ray_session, tmp_path):
     from mlflow import MlflowClient
 
-    from socius.platform.league.config import load_config
-    from socius.platform.league.run import run_league
+    from socius.platform.config import load_config
+    from socius.platform.run.league import run_league
 
     run = tmp_path / "run"
     run_league(load_config(profile="smoke", overrides=["generations=8"]), run,

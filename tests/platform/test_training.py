@@ -8,8 +8,8 @@ import torch
 from socius.envs import ScenarioSpace, classic
 from socius.envs.encoding import OBS_VERSION
 from socius.platform.training.runner import Runner
-from socius.platform.training.tickets import MatchTicket
 from socius.platform.training.weights import WeightPool, WeightsHandle, state_digest
+from socius.platform.types import MatchTicket
 from socius.policies.evaluate import play_against
 from socius.policies.network import NetConfig, SociusNet
 from socius.policies.scripted import make_partner
@@ -75,7 +75,7 @@ def test_runner_matches_the_per_agent_reference(core, device):
                     np.testing.assert_allclose(logits.numpy(), columns["action_dist_inputs"][c, t],
                                                atol=1e-5)
                     assert abs(float(out["value"][0]) - values[c, t]) < 1e-5
-    assert stats["agent_steps_trainable"] == int(np.sum(columns["tom_mask"]))
+    assert stats.agent_steps_trainable == int(np.sum(columns["tom_mask"]))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -176,7 +176,7 @@ def test_several_runners_feed_one_local_learner(ray_session, core):
     result = training_loop(group, runners, fixed_plan([tickets, tickets]), 2, ppo,
                            minibatch_size=256)
     assert result.agent_steps_trained == 2 * 2 * 16 * 8  # rounds, runners, tickets, steps
-    assert all(np.isfinite(it["learner/update_seconds"]) for it in result.iterations)
+    assert all(np.isfinite(it["learner/seconds"]) for it in result.iterations)
     group.shutdown()
 
 
@@ -190,7 +190,7 @@ def test_runner_records_every_seat_step_in_the_rollout_schema(device):
     tickets = mixed_tickets(12)
     runner = Runner(config, steps=10, seed=1, record=True, run_id="run_a", device=device)
     batch, stats = runner.run(tickets, weights)
-    steps = stats["steps"]
+    steps = stats.steps
     assert steps.schema.metadata[b"socius.rollout_schema"] == str(schema.SCHEMA_VERSION).encode()
     assert steps.schema == schema.batch_schema(OBS_VERSION, config.layout.size)  # narrow form
     table = steps.to_pydict()
@@ -203,7 +203,7 @@ def test_runner_records_every_seat_step_in_the_rollout_schema(device):
         ended = any(table[schema.TERMINATED][i] or table[schema.TRUNCATED][i] for i in rows)
         assert ended or played == 10  # a match recorded for fewer steps ended in them
     learn = np.array(table[schema.LEARN])
-    assert learn.sum() == stats["agent_steps_trainable"]
+    assert learn.sum() == stats.agent_steps_trainable
     members = np.array(table[schema.MEMBER])
     assert set(members[learn]) == {"main_0"}
     scripted = np.char.startswith(members.astype(str), "scripted:")
@@ -241,11 +241,11 @@ def test_device_and_host_runners_report_the_same_matches():
     for new in (tickets, []):  # matches continue across calls
         _, expected = host.run(new, {})
         _, got = device.run(new, {})
-        assert got["results"] == expected["results"] and got["free_slots"] == \
-            expected["free_slots"]
-        assert got["cooperation"] == expected["cooperation"]
-        assert got["episode_returns"] == expected["episode_returns"]
-        finished += expected["results"]
+        assert got.results == expected.results and got.free_slots == \
+            expected.free_slots
+        assert got.cooperation == expected.cooperation
+        assert got.episode_returns == expected.episode_returns
+        finished += expected.results
     assert len(finished) >= 35 and len({r.match_id for r in finished}) == len(finished)
     assert sum(r.team_changes for r in finished) > 0
 
@@ -257,7 +257,7 @@ def test_runner_refuses_more_tickets_than_free_slots_and_new_scenarios_mid_match
                            (False, False), seed=k) for k in range(3)]
     runner = Runner(config, steps=10, slots=3)
     _, stats = runner.run(tickets, {})
-    assert stats["free_slots"] == 0 and runner.in_flight() == ["m0", "m1", "m2"]
+    assert stats.free_slots == 0 and runner.in_flight() == ["m0", "m1", "m2"]
     with pytest.raises(ValueError, match="1 new tickets but 0 free slots of 3"):
         runner.run(tickets[:1], {})
     stag = classic("stag_hunt__textbook", horizon=5)
@@ -267,4 +267,4 @@ def test_runner_refuses_more_tickets_than_free_slots_and_new_scenarios_mid_match
     assert runner.cancel(["scripted:always_defect"]) == ["m0", "m1", "m2"]
     _, stats = runner.run(new, {})
     # rebuilt for the new scenario once nothing was in play; its 5 steps end within the call
-    assert [r.match_id for r in stats["results"]] == ["s"] and stats["free_slots"] == 3
+    assert [r.match_id for r in stats.results] == ["s"] and stats.free_slots == 3

@@ -11,11 +11,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from socius.platform.data import schema
-from socius.platform.data.lake import Lake
+from socius.platform.data.lake import Lake, LakeError
+from socius.platform.runfolder import RunFolder
 
 
 def open_run_lake(run_dir: str | Path) -> Lake:
-    return Lake(Path(run_dir) / "lake", create=False)
+    return Lake(RunFolder(run_dir).lake, create=False)
 
 
 def row_filter(family: str | None = None, member: str | None = None,
@@ -78,7 +79,8 @@ def replay(run_dir: str | Path, match_id: str, limit: int = 200) -> str:
     lake = open_run_lake(run_dir)
     steps = lake.read("steps", filter=ds.field(schema.MATCH_ID) == match_id)
     if steps.num_rows == 0:
-        raise KeyError(f"no stored steps of match {match_id!r} in {lake.root}")
+        raise LakeError(f"no stored steps of match {match_id!r} in {lake.root} (`socius data "
+                        "inspect` shows what the run stored)")
     matches = lake.read("matches", filter=ds.field(schema.MATCH_ID) == match_id)
     rows = sorted(steps.select([schema.EPISODE, schema.STEP, schema.GAME, schema.SEAT,
                                 schema.MEMBER, schema.ACTION, schema.REWARD, schema.TEAM])

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from socius.platform.data import schema
 from socius.platform.files import append_jsonl, read_jsonl, write_atomic
+from socius.platform.runfolder import RunFolder
 from socius.policies.checkpoint import fsync_path
 
 LAKE_VERSION = 1
@@ -426,10 +427,10 @@ def _generation_of(path: Path) -> int:
     return -1
 
 
-def remove_tree_safely(path: Path) -> None:
+def remove_run(run: RunFolder) -> None:
     """Delete a run folder: its lake's manifest goes first, so no reader sees a listed shard
     that no longer exists."""
-    lake = path / "lake"
+    lake = run.lake
     if (lake / MANIFEST).is_file():
         (lake / MANIFEST).unlink()
-    shutil.rmtree(path)
+    shutil.rmtree(run.path)

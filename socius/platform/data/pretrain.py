@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from socius.envs import Scenario
 from socius.envs.catalog import Catalog
 from socius.platform.data import schema
 from socius.platform.data.lake import Lake
+from socius.platform.runfolder import RunFolder
 from socius.policies.checkpoint import save_checkpoint
 from socius.policies.network import NetConfig, SociusNet, flat_observation
 
@@ -57,7 +59,7 @@ def parse_where(clauses: list[str] | None) -> ds.Expression | None:
 
 def load_examples(run_dir: str | Path, where: list[str] | None = None,
                   heldout_fraction: float = 0.2) -> Examples:
-    lake = Lake(Path(run_dir) / "lake", create=False)
+    lake = Lake(RunFolder(run_dir).lake, create=False)
     steps = lake.read("steps", filter=parse_where(where), columns=[
         schema.MATCH_ID, schema.EPISODE, schema.SEAT, schema.GAME, schema.OBS, schema.ACTION,
         schema.TEAM_MOVE])
@@ -101,8 +103,11 @@ def _config_for_width(width: int) -> NetConfig:
 
 
 def behaviour_clone(examples: Examples, epochs: int = 30, lr: float = 3e-3,
-                    batch_size: int = 256, seed: int = 0) -> tuple[SociusNet, dict[str, float]]:
-    """Train an MLP SociusNet on the training examples; report held-out action accuracy."""
+                    batch_size: int = 256, seed: int = 0,
+                    on_progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[SociusNet, dict[str, float]]:
+    """Train an MLP SociusNet on the training examples; report held-out action accuracy.
+    `on_progress(epochs done, epochs)` after each epoch."""
     torch.manual_seed(seed)
     net = SociusNet(examples.net_config)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -113,7 +118,7 @@ def behaviour_clone(examples: Examples, epochs: int = 30, lr: float = 3e-3,
     actions = torch.from_numpy(examples.actions.astype(np.int64))
     moves = torch.from_numpy(examples.team_moves.astype(np.int64))
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = rng.permutation(train)
         for start in range(0, order.size, batch_size):
             rows = torch.from_numpy(order[start: start + batch_size])
@@ -123,6 +128,8 @@ def behaviour_clone(examples: Examples, epochs: int = 30, lr: float = 3e-3,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if on_progress is not None:
+            on_progress(epoch + 1, epochs)
     held = np.flatnonzero(examples.heldout)
     with torch.no_grad():
         predicted = net(obs[held])["action_logits"].argmax(-1).numpy() if held.size else []
@@ -132,10 +139,11 @@ def behaviour_clone(examples: Examples, epochs: int = 30, lr: float = 3e-3,
 
 
 def pretrain(run_dir: str | Path, out: str | Path, where: list[str] | None = None,
-             epochs: int = 30, seed: int = 0) -> dict[str, float]:
+             epochs: int = 30, seed: int = 0,
+             on_progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """Clone the chosen seats of a run's lake into a socius checkpoint at `out`."""
     examples = load_examples(run_dir, where)
-    net, stats = behaviour_clone(examples, epochs=epochs, seed=seed)
+    net, stats = behaviour_clone(examples, epochs=epochs, seed=seed, on_progress=on_progress)
     save_checkpoint(net, out, lineage={"behaviour_cloned_from": str(run_dir),
                                        "where": list(where or []), **stats})
     return stats

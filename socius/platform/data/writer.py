@@ -18,8 +18,7 @@ import ray
 
 from socius.platform.data import schema
 from socius.platform.data.lake import TABLES, Lake
-from socius.platform.league.results import MatchResult
-from socius.platform.training.tickets import MatchTicket
+from socius.platform.types import MatchResult, MatchTicket
 
 
 def stored(match_ids: Sequence[str], fraction: float) -> np.ndarray:

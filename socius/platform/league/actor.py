@@ -24,15 +24,10 @@ from socius.platform.league.matchmaker import (
     scenario_weights,
     seat_pools,
 )
-from socius.platform.league.results import (
-    MatchResult,
-    learning_progress,
-    record_results,
-    track_returns,
-)
+from socius.platform.league.results import learning_progress, record_results, track_returns
 from socius.platform.league.roles import Role, SnapshotRules, reset_after_snapshot, snapshot_due
 from socius.platform.league.state import LeagueState, Member
-from socius.platform.training.tickets import TicketBatch
+from socius.platform.types import MatchResult, TicketBatch
 
 
 @dataclass(frozen=True)
@@ -77,8 +72,7 @@ def close_generation(state: LeagueState, digests: Mapping[str, str],
         snap_id = f"{member.id}@{state.generation}"
         state.members[snap_id] = Member(
             snap_id, member.population, member.role, trainable=False, parent=member.id,
-            generation=state.generation, hyperparameters=dict(member.hyperparameters),
-            care=dict(member.care), steps=member.steps, weights_digest=member.weights_digest)
+            generation=state.generation, care=member.care, steps=member.steps, weights_digest=member.weights_digest)
         member.steps_since_snapshot = 0
         reset = reset_after_snapshot(member.role, float(rng.random()), rules)
         if reset:

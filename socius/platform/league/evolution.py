@@ -1,12 +1,13 @@
 """Evolving populations: fitness, exploit/explore with lineage, as pure functions.
 
 Every `every_generations`, within each population and role, the learning members are ranked by
-fitness; each member in the bottom fraction copies the weights, hyperparameters and care of a
-member drawn from the top fraction (exploit), then explores: each care weight and numeric
-hyperparameter is resampled uniformly from its bounds with probability `resample_prob`, else
-perturbed (care: plus or minus `care_step`, clipped to `care_bounds`; hyperparameters: times
-one of `perturb_factors`). Each copy is returned as an `Inheritance`, which the league records
-in the child's lineage.
+fitness; each member in the bottom fraction copies the weights and care of a member drawn
+from the top fraction (exploit), then explores: each care weight is resampled uniformly from
+`care_bounds` with probability `resample_prob`, else moved by plus or minus `care_step` (clipped
+to the bounds). Each copy is returned as an `Inheritance`, which the league records in the
+child's lineage. (PPO's hyperparameters are the league's, one `ppo` section for every learner:
+RLlib's Learner sets each optimizer's learning rate from its own schedule after every update,
+so per-member values would be overwritten.)
 
 Fitness is a choice (`FITNESS`), computed from the generation's match results:
 `own` - the member's mean return per episode; `team` - its initial team's mean return;
@@ -18,14 +19,14 @@ tends to keep it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from socius.platform.league.ratings import Rating
-from socius.platform.league.results import MatchResult
 from socius.platform.league.state import Member
+from socius.platform.types import MatchResult
 
 FITNESS = ("own", "team", "welfare", "rating")
 CARE_KEYS = ("team", "others")
@@ -41,8 +42,6 @@ class EvolutionRules:
     resample_prob: float = 0.2
     care_step: float = 0.1
     care_bounds: tuple[float, float] = (0.0, 1.0)
-    perturb_factors: tuple[float, ...] = (0.8, 1.25)
-    hyperparameter_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.every_generations < 1:
@@ -60,7 +59,7 @@ class EvolutionRules:
 
 @dataclass(frozen=True)
 class Inheritance:
-    """`child` took `parent`'s weights, hyperparameters and care, then `changes` (name ->
+    """`child` took `parent`'s weights and care, then `changes` (name ->
     [inherited value, new value]) at `generation`."""
 
     child: str
@@ -118,21 +117,17 @@ def exploit_explore(members: Sequence[Member], fitness_of: Mapping[str, float],
         parent = top[int(rng.integers(len(top)))]
         changes = {}
         for key in CARE_KEYS:
-            old = parent.care.get(key, 0.0)
+            old = getattr(parent.care, key)
             changes[f"care.{key}"] = [old, _mutate_care(old, rules, rng)]
-        for key, old in sorted(parent.hyperparameters.items()):
-            changes[f"hyperparameters.{key}"] = [old, _mutate_hyperparameter(key, old, rules,
-                                                                             rng)]
         out.append(Inheritance(child.id, parent.id, generation, changes))
     return out
 
 
 def inherit(child: Member, inheritance: Inheritance) -> None:
-    """Set the child's care and hyperparameters to the inherited, mutated values, and record
-    the event in its lineage (its weights are the caller's to copy)."""
-    for name, (_, new) in inheritance.changes.items():
-        group, key = name.split(".", 1)
-        (child.care if group == "care" else child.hyperparameters)[key] = new
+    """Set the child's care to the inherited, mutated values, and record the event in its
+    lineage (its weights are the caller's to copy)."""
+    care = {name.removeprefix("care."): new for name, (_, new) in inheritance.changes.items()}
+    child.care = replace(child.care, **care)
     child.lineage.append(inheritance.record())
 
 
@@ -142,15 +137,6 @@ def _mutate_care(value: float, rules: EvolutionRules, rng: np.random.Generator) 
         return float(rng.uniform(low, high))
     step = rules.care_step if rng.random() < 0.5 else -rules.care_step
     return float(np.clip(value + step, low, high))
-
-
-def _mutate_hyperparameter(key: str, value: float, rules: EvolutionRules,
-                           rng: np.random.Generator) -> float:
-    low, high = rules.hyperparameter_bounds.get(key, (-np.inf, np.inf))
-    if rng.random() < rules.resample_prob and np.isfinite(low) and np.isfinite(high):
-        return float(rng.uniform(low, high))
-    factor = rules.perturb_factors[int(rng.integers(len(rules.perturb_factors)))]
-    return float(np.clip(value * factor, low, high))
 
 
 def family_tree(members: Mapping[str, Member], member_id: str) -> str:
@@ -167,8 +153,7 @@ def family_tree(members: Mapping[str, Member], member_id: str) -> str:
             lines.append(f"{pad}{mid} (not in this league)")
             return
         lines.append(f"{pad}{mid}  [{member.role.value}, {member.population}, care "
-                     f"team {member.care.get('team', 0):.2f} others "
-                     f"{member.care.get('others', 0):.2f}]")
+                     f"team {member.care.team:.2f} others {member.care.others:.2f}]")
         for event in reversed(member.lineage):
             changed = ", ".join(f"{k} {a:.3g}->{b:.3g}" for k, (a, b) in event["changes"].items())
             lines.append(f"{pad}  generation {event['generation']}: copied {event['from']}"

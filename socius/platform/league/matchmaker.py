@@ -25,7 +25,7 @@ from socius.platform.league.metagame import meta_game_nash
 from socius.platform.league.pfsp import pfsp_probabilities
 from socius.platform.league.roles import Role
 from socius.platform.league.state import LeagueState
-from socius.platform.training.tickets import SCRIPTED_PREFIX, TicketBatch
+from socius.platform.types import SCRIPTED_PREFIX, TicketBatch
 from socius.policies.scripted import PARTNERS, make_partner
 
 OPPONENT_SAMPLING = ("pfsp", "uniform", "nash")

@@ -9,41 +9,11 @@ rated, since one member cannot hold two places in a ranking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from socius.platform.league.ratings import rate_match
 from socius.platform.league.state import LeagueState
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    """One finished match: per-seat totals over its episodes (`episode`: the last one's index)."""
-
-    match_id: str
-    family: str
-    seats: tuple[str, ...]
-    returns: tuple[float, ...]
-    team_sizes: tuple[int, ...]
-    scenario_id: str = ""
-    steps: int = 0  # the match's length in steps
-    # per seat: cooperative actions, and steps in games that have a cooperative action
-    cooperated: tuple[int, ...] = ()
-    could_cooperate: tuple[int, ...] = ()
-    episode: int = 0
-    team_changes: int = 0
-    rule_changes: int = 0
-    betrayals: int = 0  # seats that defected right after a step of all-round cooperation
-
-    def teams(self) -> list[tuple[list[str], float]]:
-        """(members, score) per initial team."""
-        out, start = [], 0
-        for size in self.team_sizes:
-            members = list(self.seats[start: start + size])
-            out.append((members, float(np.mean(self.returns[start: start + size]))))
-            start += size
-        return out
+from socius.platform.types import MatchResult
 
 
 def record_results(state: LeagueState, results: list[MatchResult]) -> LeagueState:

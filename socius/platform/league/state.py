@@ -12,6 +12,8 @@ from typing import Any
 
 from socius.platform.league.ratings import Rating
 from socius.platform.league.roles import Role
+from socius.platform.runfolder import RunFolder, RunFolderError
+from socius.platform.types import Care
 
 
 @dataclass
@@ -24,8 +26,7 @@ class Member:
     trainable: bool = True
     parent: str | None = None
     generation: int = 0
-    hyperparameters: dict[str, float] = field(default_factory=dict)
-    care: dict[str, float] = field(default_factory=lambda: {"team": 0.0, "others": 0.0})
+    care: Care = field(default_factory=Care)
     steps: int = 0
     steps_since_snapshot: int = 0
     weights_digest: str | None = None
@@ -39,7 +40,7 @@ class Member:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Member:
-        return cls(**{**data, "role": Role(data["role"])})
+        return cls(**{**data, "role": Role(data["role"]), "care": Care(**data["care"])})
 
 
 @dataclass
@@ -194,3 +195,15 @@ class LeagueState:
                    cooperation=dict(data.get("cooperation", {})),
                    scenario_returns={k: list(v) for k, v in
                                      data.get("scenario_returns", {}).items()})
+
+
+def saved_state(run: RunFolder, saved: dict[str, Any] | None = None) -> LeagueState:
+    """The league state of a run folder's last saved generation (`league.json`, or what was
+    read from it: `saved`)."""
+    saved = run.saved() if saved is None else saved
+    try:
+        return LeagueState.from_dict(saved["league"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RunFolderError(f"{run.file(run.STATE)}: damaged ({exc.__class__.__name__}: "
+                             f"{str(exc)[:160]}); restore it from a backup, or start a new run"
+                             ) from None

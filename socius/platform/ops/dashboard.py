@@ -16,30 +16,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from socius.platform.league.history import read_history
 from socius.platform.league.ratings import leaderboard
 from socius.platform.league.state import LeagueState
+from socius.platform.runfolder import RunFolder, RunFolderError
 
 HEATMAP_MEMBERS = 24  # the strongest members shown in the win-rate heatmap
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):  # not written yet, or being replaced
-        return None
-
-
 def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
     """Everything the page shows, as plain JSON."""
-    run_dir = Path(run_dir)
-    manifest = _read_json(run_dir / "manifest.json")
-    if manifest is None:
-        raise FileNotFoundError(f"{run_dir}: not a league run folder (no manifest.json)")
-    saved = _read_json(run_dir / "league.json")
-    state = LeagueState.from_dict(saved["league"]) if saved else LeagueState()
-    history = read_history(run_dir)
+    run = RunFolder(run_dir)
+    manifest = run.manifest()
+    saved = run.read_optional(RunFolder.STATE)  # none before the first generation ends
+    try:
+        state = LeagueState.from_dict(saved["league"]) if saved else LeagueState()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunFolderError(f"{run.file(RunFolder.STATE)}: damaged ({exc})") from None
+    history = run.history()
     rated = dict(leaderboard(state.ratings))
     members = []
     for member_id in [*rated, *(m for m in state.members if m not in rated)]:
@@ -54,8 +48,8 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
             "mu": round(rating.mu, 3) if rating else None,
             "sigma": round(rating.sigma, 3) if rating else None,
             "cooperation": state.cooperation.get(member_id),
-            "care_team": m.care.get("team") if m else None,
-            "care_others": m.care.get("others") if m else None})
+            "care_team": m.care.team if m else None,
+            "care_others": m.care.others if m else None})
     top = [m["id"] for m in members if m["rating"] is not None][:HEATMAP_MEMBERS]
     heatmap = [[None if a == b or not state.payoff.games_between(a, b)
                 else round(state.payoff.win_rate(a, b, prior_games=0.0), 3) for b in top]
@@ -65,14 +59,14 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
     config = manifest.get("config", {})
     families = sum((Counter(h.get("families", {})) for h in history), Counter())
     return {
-        "run": {"name": run_dir.name, "league": config.get("name"),
+        "run": {"name": run.name, "league": config.get("name"),
                 "generations_planned": config.get("generations"),
                 "generations_done": (state.generation + 1) if saved else 0,
                 "socius_version": manifest.get("socius_version"),
                 "created_unix": manifest.get("created_unix")},
         "members": members, "history": history,
         "heatmap": {"members": top, "win_rate": heatmap},
-        "lineage": lineage, "links": _links(run_dir),
+        "lineage": lineage, "links": _links(run),
         "coverage": {"scenarios_configured": (config.get("scenarios") or {}).get("count"),
                      "families": dict(sorted(families.items())),
                      "scenarios_played": len({s for h in history
@@ -80,12 +74,12 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
     }
 
 
-def _links(run_dir: Path) -> dict[str, Any]:
+def _links(run: RunFolder) -> dict[str, Any]:
     links: dict[str, Any] = {"ray_dashboard": None, "mlflow": None, "mlflow_command": None}
-    cluster = _read_json(run_dir / "cluster.json")
+    cluster = run.read_optional(RunFolder.CLUSTER)
     if cluster:
         links["ray_dashboard"] = cluster.get("ray_dashboard")
-    mirror = _read_json(run_dir / "mirror.json")
+    mirror = run.read_optional(RunFolder.MIRROR)
     if mirror and mirror.get("run_id"):
         uri = mirror.get("tracking_uri") or ""
         if uri.startswith("http"):

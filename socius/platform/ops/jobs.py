@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socius.platform.league.config import ConfigError, load_config, read_yaml_mapping
+from socius.platform.config import ConfigError, load_config, read_yaml_mapping
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 # never uploaded with the working dir: outputs and environments, not code

@@ -1,5 +1,7 @@
 """The Socius training loop: runners play matches, RLlib's LearnerGroup learns from their
 batches through the object store, new weights go back to the runners by content hash.
+`RoundLoop` holds the parts; the league's generation (run/generation.py) and
+`training_loop` (no league: benchmarks, tests) drive it round by round.
 
 Matches run to their end: a runner keeps each match in play across rounds, and each round the
 plan gives every runner as many new tickets as it has free slots (`plan(round, free_slots)`).
@@ -13,7 +15,7 @@ learner's own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,24 +25,46 @@ from ray.rllib.policy.sample_batch import concat_samples
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from socius.platform.training.guard import DivergenceGuard
-from socius.platform.training.tickets import MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightsHandle, state_digest
+from socius.platform.types import Care, MatchResult, MatchTicket, RoundStats, TicketBatch
 from socius.policies.trainer import PPOSettings, learner_states
 
 
 @dataclass
-class LoopResult:
-    """What a run of the loop did, per iteration and in total."""
+class Played:
+    """What the runners played over some rounds, in total (the rounds' `RoundStats` summed)."""
 
-    iterations: list[dict[str, float]] = field(default_factory=list)
     agent_steps_sampled: int = 0
     agent_steps_trained: int = 0
-    seconds: float = 0.0
     steps_by_member: dict[str, int] = field(default_factory=dict)
-    match_results: list = field(default_factory=list)  # league.results.MatchResult
+    match_results: list[MatchResult] = field(default_factory=list)
     # per member or scripted partner: [cooperative actions, steps where cooperating was possible]
     cooperation: dict[str, list[int]] = field(default_factory=dict)
     free_slots: list[int] | None = None  # each runner's free slots after the last round
+    episode_returns: list[float] = field(default_factory=list)
+
+    def add(self, stats: list[RoundStats]) -> None:
+        """One round: every runner's stats, in runner order."""
+        self.free_slots = [s.free_slots for s in stats]
+        for s in stats:
+            self.agent_steps_sampled += s.agent_steps_sampled
+            self.agent_steps_trained += s.agent_steps_trainable
+            self.match_results.extend(s.results)
+            self.episode_returns.extend(s.episode_returns)
+            for member, steps in s.steps_by_member.items():
+                self.steps_by_member[member] = self.steps_by_member.get(member, 0) + steps
+            for member, (cooperated, possible) in s.cooperation.items():
+                total = self.cooperation.setdefault(member, [0, 0])
+                total[0] += cooperated
+                total[1] += possible
+
+
+@dataclass
+class LoopResult(Played):
+    """What a run of `training_loop` did, per iteration and in total."""
+
+    iterations: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 # (round, each runner's free slots or None for fresh runners) -> each runner's new tickets
@@ -72,7 +96,7 @@ def _members(tickets: list[MatchTicket] | TicketBatch) -> set[str]:
     return set().union(*(t.members for t in tickets))
 
 
-def publish(learner_group, members: list[str], guard: DivergenceGuard | None = None
+def publish_weights(learner_group, members: list[str], guard: DivergenceGuard | None = None
             ) -> dict[str, WeightsHandle]:
     """Each member's current weights from the Learner (with a `guard`: the last good ones of a
     member that diverged), put once into the object store."""
@@ -98,74 +122,86 @@ def learner_data(learner_group, batch_refs: list) -> dict[str, Any]:
     return {"batch_refs": [m if isinstance(m, ray.ObjectRef) else ray.put(m) for m in merged]}
 
 
+class RoundLoop:
+    """The runners and the LearnerGroup of one league, round by round: `sample` a plan with
+    the current weights, `collect` what the runners played, `learn` from it (which also
+    publishes the new weights for the next `sample`). A caller overlaps sampling with learning
+    by sampling round k + 1 between `collect` and `learn` of round k."""
+
+    def __init__(self, learner_group, runners: list, ppo: PPOSettings, minibatch_size: int,
+                 learning: list[str], frozen: dict[str, WeightsHandle] | None = None,
+                 guard: DivergenceGuard | None = None):
+        """`learning`: the members the LearnerGroup trains; `frozen`: weights of members that
+        never learn (snapshots; the caller adds new ones); a `guard` keeps diverged weights
+        from the runners (and stops learning that keeps diverging)."""
+        self.group, self.runners, self.ppo = learner_group, runners, ppo
+        self.minibatch_size, self.learning, self.guard = minibatch_size, learning, guard
+        self.frozen = frozen if frozen is not None else {}
+        self.agent_steps_trained = 0  # over the loop's life: the entropy schedule's clock
+        self.weights: dict[str, WeightsHandle] = {}
+        self.publish()
+
+    def sample(self, plan: list[list[MatchTicket] | TicketBatch],
+               care: Mapping[str, Care] | None = None) -> list:
+        """Each runner takes its new tickets and plays a round with the current weights; the
+        round's (batch, stats) references, per runner."""
+        return [runner.run.options(num_returns=2).remote(tickets, self.weights, care)
+                for runner, tickets in zip(self.runners, plan, strict=True)]
+
+    def collect(self, in_flight: list) -> tuple[list[RoundStats], list]:
+        """Wait for a sampled round: every runner's stats, and the references of the batches
+        with something to learn from."""
+        batch_refs, stat_refs = (list(x) for x in zip(*in_flight, strict=True))
+        stats = ray.get(stat_refs)
+        return stats, [ref for ref, s in zip(batch_refs, stats, strict=True)
+                       if s.agent_steps_trainable]
+
+    def learn(self, batch_refs: list, trained: int) -> None:
+        """One PPO update on the round's batches (`trained` agent-steps), then the new weights
+        go into the object store for the next `sample`."""
+        self.agent_steps_trained += trained
+        if batch_refs:
+            self.group.update(**learner_data(self.group, batch_refs),
+                              minibatch_size=self.minibatch_size, num_epochs=self.ppo.epochs,
+                              shuffle_batch_per_epoch=True,
+                              timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME:
+                                         self.agent_steps_trained})
+        self.publish()
+
+    def publish(self) -> None:
+        """The learners' current weights (and the frozen ones) for the next `sample`."""
+        self.weights = {**self.frozen, **publish_weights(self.group, self.learning, self.guard)}
+
+
 def training_loop(learner_group, runners: list, plan: Plan, iterations: int, ppo: PPOSettings,
                   minibatch_size: int, free_slots: list[int] | None = None,
-                  frozen: dict[str, WeightsHandle] | None = None,
                   learning: list[str] | None = None,
-                  care: dict[str, tuple[float, float]] | None = None,
-                  on_steps: Callable[[Any], None] | None = None,
-                  guard: DivergenceGuard | None = None,
                   log: Callable[[dict[str, Any]], None] | None = None) -> LoopResult:
-    """Run `iterations` rounds of plan -> sample -> learn -> sync; `plan(k, free_slots)` gives
-    each runner's new tickets for round k, as many as it has free slots (`free_slots` of the
-    first round: None for fresh runners); `frozen` holds the weights of members that
-    never learn; `learning` the members the LearnerGroup trains (default: all others);
-    `care[member]` = (team, others) weights of that member's training rewards; runners that
-    record steps hand each round's Arrow batch to `on_steps`; a `guard` keeps diverged weights
-    from the runners (and stops learning that keeps diverging)."""
-    frozen = frozen or {}
+    """`iterations` rounds of plan -> sample -> learn without a league (benchmarks, tests);
+    `plan(k, free_slots)` gives each runner's new tickets for round k (`free_slots` of the
+    first round: None for fresh runners); `learning`: default, every member of the first plan."""
     result, start = LoopResult(), time.perf_counter()
     first = plan(0, free_slots)
     if learning is None:
-        learning = sorted(set().union(*(_members(ts) for ts in first)) - set(frozen))
-    weights = {**frozen, **publish(learner_group, learning, guard)}
-
-    def sample(round_: int, free: list[int] | None) -> list:
-        tickets = first if round_ == 0 else plan(round_, free)
-        return [runner.run.options(num_returns=2).remote(ts, weights, care)
-                for runner, ts in zip(runners, tickets, strict=True)]
-
-    pending = sample(0, free_slots)
+        learning = sorted(set().union(*(_members(tickets) for tickets in first)))
+    loop = RoundLoop(learner_group, runners, ppo, minibatch_size, learning)
+    in_flight = loop.sample(first)
     for k in range(iterations):
         t0 = time.perf_counter()
-        batch_refs, stat_refs = (list(x) for x in zip(*pending, strict=True))
-        stats = ray.get(stat_refs)  # env: waiting for the runners
-        for s in stats:
-            if "steps" in s and on_steps is not None:
-                on_steps(s.pop("steps"))
+        stats, batch_refs = loop.collect(in_flight)
+        result.add(stats)
         t1 = time.perf_counter()
-        result.free_slots = [s["free_slots"] for s in stats]
         if k + 1 < iterations:  # runners play the next round while the learners update
-            pending = sample(k + 1, result.free_slots)
-        trained = sum(s["agent_steps_trainable"] for s in stats)
-        result.agent_steps_trained += trained
-        for s in stats:
-            result.match_results.extend(s["results"])
-            for member, steps in s["steps_by_member"].items():
-                result.steps_by_member[member] = result.steps_by_member.get(member, 0) + steps
-            for member, (cooperated, possible) in s["cooperation"].items():
-                total = result.cooperation.setdefault(member, [0, 0])
-                total[0] += cooperated
-                total[1] += possible
-        result.agent_steps_sampled += sum(s["agent_steps_sampled"] for s in stats)
-        batch_refs = [ref for ref, s in zip(batch_refs, stats, strict=True)
-                      if s["agent_steps_trainable"]]
-        if batch_refs:
-            learner_group.update(**learner_data(learner_group, batch_refs),
-                                 minibatch_size=minibatch_size,
-                                 num_epochs=ppo.epochs, shuffle_batch_per_epoch=True,
-                                 timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME:
-                                            result.agent_steps_trained})
+            in_flight = loop.sample(plan(k + 1, result.free_slots))
+        loop.learn(batch_refs, sum(s.agent_steps_trainable for s in stats))
         t2 = time.perf_counter()
-        weights = {**frozen, **publish(learner_group, learning, guard)}
-        t3 = time.perf_counter()
-        returns = [r for s in stats for r in s["episode_returns"]]
-        metrics = {
-            "iteration": k, "agent_steps_trained": result.agent_steps_trained,
-            "env/wait_seconds": t1 - t0, "env/runner_seconds": max(s["seconds"] for s in stats),
-            "learner/update_seconds": t2 - t1, "learner/sync_seconds": t3 - t2,
-            "env/episode_return_mean": float(np.mean(returns)) if returns else float("nan"),
-        }
+        returns = [r for s in stats for r in s.episode_returns]
+        metrics = {"iteration": k, "agent_steps_trained": result.agent_steps_trained,
+                   "env/wait_seconds": t1 - t0,
+                   "env/runner_seconds": max(s.seconds for s in stats),
+                   "learner/seconds": t2 - t1,
+                   "env/episode_return_mean": float(np.mean(returns)) if returns
+                   else float("nan")}
         result.iterations.append(metrics)
         if log:
             log(metrics)

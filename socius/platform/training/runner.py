@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,15 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch
 from socius.envs import BatchedEngine, Scenario
 from socius.envs.encoding import OBS_VERSION
 from socius.platform.data import schema
-from socius.platform.league.results import MatchResult
-from socius.platform.training.tickets import SCRIPTED_PREFIX, MatchTicket, TicketBatch
 from socius.platform.training.weights import WeightPool, WeightsHandle
+from socius.platform.types import (
+    SCRIPTED_PREFIX,
+    Care,
+    MatchResult,
+    MatchTicket,
+    RoundStats,
+    TicketBatch,
+)
 from socius.policies.network import NetConfig
 from socius.policies.rollout import RolloutCollector, RolloutSettings
 from socius.policies.scripted import ScriptedPartner, make_partner
@@ -99,13 +105,10 @@ class Runner:
         self._build(list(merged.values()))
 
     def run(self, tickets: list[MatchTicket] | TicketBatch, weights: dict[str, WeightsHandle],
-            care: dict[str, tuple[float, float]] | None = None
-            ) -> tuple[MultiAgentBatch | None, dict[str, Any]]:
+            care: Mapping[str, Care] | None = None) -> tuple[MultiAgentBatch | None, RoundStats]:
         """Give free slots these new tickets, play every match in play with these member
-        weights; return (batch for the learners, stats). `care[member]` = (team, others)
-        shapes that member's training rewards (policies/care.py). `stats["results"]` holds the
-        matches that ended; with `record`, `stats["steps"]` every seat's steps as an Arrow
-        record batch in the rollout schema."""
+        weights; return (batch for the learners, what the call did). `care[member]` shapes
+        that member's training rewards (policies/care.py)."""
         start = time.perf_counter()
         known: Iterable[Scenario] = ()
         if isinstance(tickets, TicketBatch):
@@ -132,26 +135,23 @@ class Runner:
         by_member = {members[i]: b for i, b in batches.items()}
         results = [self._result(e) for e in collector.book.finished]
         collector.book.finished.clear()
-        stats = {
-            "cooperation": self._cooperation(),
-            "results": results,
-            "agent_steps_sampled": collector.agent_steps_played,
-            "agent_steps_trainable": sum(b.agent_steps for b in by_member.values()),
-            "steps_by_member": {m: b.agent_steps for m, b in by_member.items()},
-            "seconds": time.perf_counter() - start,
-            "episode_returns": collector.book.episode_returns[-1000:],
-            "weight_fetches": self.pool.fetches,
-            "free_slots": int((~collector.book.active).sum()),
-        }
+        stats = RoundStats(
+            results=tuple(results), steps_by_member={m: b.agent_steps for m, b in
+                                                     by_member.items()},
+            cooperation=self._cooperation(), agent_steps_sampled=collector.agent_steps_played,
+            agent_steps_trainable=sum(b.agent_steps for b in by_member.values()),
+            free_slots=int((~collector.book.active).sum()),
+            seconds=time.perf_counter() - start,
+            episode_returns=tuple(collector.book.episode_returns[-1000:]),
+            weight_fetches=self.pool.fetches,
+            steps=self.step_record() if self.record else None)
         collector.book.episode_returns.clear()
-        if self.record:
-            stats["steps"] = self.step_record()
         if not by_member:
             return None, stats
         return to_multi_agent_batch(by_member, self.rollout.max_seq_len), stats
 
     def _seat_policies(self, weights: dict[str, WeightsHandle],
-                       care: dict[str, tuple[float, float]]) -> list[str]:
+                       care: Mapping[str, Care]) -> list[str]:
         """Who plays each seat of each slot in play this call; returns the members in the
         order of the collector's policies."""
         collector = self._collector
@@ -179,7 +179,8 @@ class Runner:
             policies.append(self._partners[name])
         collector.set_policies(policies, seat_policy, learn)
         for i, member in enumerate(members):
-            collector.care[i] = care.get(member, (0.0, 0.0))
+            member_care = care.get(member, Care())
+            collector.care[i] = (member_care.team, member_care.others)
         self._seat_names = members + scripted
         return members
 

@@ -16,7 +16,7 @@ import pytest
 from socius.envs import classic
 from socius.platform.data.lake import MANIFEST, QUARANTINE, Lake, LakeError
 from socius.platform.training.runner import Runner
-from socius.platform.training.tickets import MatchTicket
+from socius.platform.types import MatchTicket
 from socius.policies.network import NetConfig
 
 
@@ -32,7 +32,7 @@ def recorded_steps(steps=20, seed=0) -> pa.RecordBatch:
     runner = Runner(NetConfig(max_players=4, core="mlp"), steps=steps, seed=seed, record=True,
                     run_id="run_a")
     _, stats = runner.run(tickets, {})
-    return stats["steps"]
+    return stats.steps
 
 
 def test_shards_round_trip_by_family_with_manifest_counts(tmp_path):
@@ -246,8 +246,8 @@ def test_data_cli_inspects_replays_verifies_and_removes_runs(tmp_path, capsys):
     _, stats = Runner(NetConfig(max_players=2, core="mlp"), steps=10, record=True,
                       run_id="run_a").run(tickets, {})
     lake = Lake(run / "lake")
-    lake.write_by_family("steps", stats["steps"], "run_a", 0)
-    lake.write_by_family("episodes", episodes_table(stats["results"], "run_a", 0), "run_a", 0)
+    lake.write_by_family("steps", stats.steps, "run_a", 0)
+    lake.write_by_family("episodes", episodes_table(stats.results, "run_a", 0), "run_a", 0)
     lake.write_by_family("matches", matches_table(tickets, "run_a", 0), "run_a", 0)
     assert main(["data", "inspect", str(run)]) == 0
     out = capsys.readouterr().out

@@ -11,7 +11,7 @@ from socius.platform.data.lake import Lake
 from socius.platform.data.pretrain import behaviour_clone, load_examples, parse_where, pretrain
 from socius.platform.data.writer import matches_table
 from socius.platform.training.runner import Runner
-from socius.platform.training.tickets import MatchTicket
+from socius.platform.types import MatchTicket
 from socius.policies.checkpoint import load_module, read_manifest
 from socius.policies.network import NetConfig
 
@@ -24,7 +24,7 @@ def test_cloning_tit_for_tat_reproduces_its_actions(tmp_path):
     _, stats = Runner(NetConfig(max_players=2, core="mlp"), steps=64, seed=0, record=True,
                       run_id="run").run(tickets, {})
     lake = Lake(run / "lake")
-    lake.write_by_family("steps", stats["steps"], "run", 0)
+    lake.write_by_family("steps", stats.steps, "run", 0)
     lake.write_by_family("matches", matches_table(tickets, "run", 0), "run", 0)
     result = pretrain(run, tmp_path / "tft", where=["member=scripted:tit_for_tat"], epochs=20)
     assert result["heldout"] > 300 and result["heldout_accuracy"] >= 0.98, result
@@ -43,12 +43,12 @@ def test_cloning_a_league_member_matches_its_action_distributions(ray_session, t
     (self-play, with fixed weights), stored in the run's lake like any generation; cloning
     those steps gives a policy within 0.1 total-variation distance of the member's action
     distributions on held-out steps."""
-    from socius.platform.league.config import load_config
-    from socius.platform.league.run import league_scenarios, run_league
+    from socius.platform.config import load_config
+    from socius.platform.run.league import league_scenarios, run_league
     from socius.platform.training.weights import WeightsHandle, state_digest
 
     config = load_config(profile="smoke", overrides=[
-        "generations=3", "lr=0.01", f"seed={os.environ.get('BC_SEED', 0)}"])
+        "generations=3", "ppo.lr=0.01", f"seed={os.environ.get('BC_SEED', 0)}"])
     run = tmp_path / "run"
     run_league(config, run, log=lambda line: None)
     member = load_module(run / "checkpoints" / "main_0").eval()
@@ -65,7 +65,7 @@ def test_cloning_a_league_member_matches_its_action_distributions(ray_session, t
         played = [MatchTicket(f"{t.match_id}-{call}", t.scenario, t.seats, t.learn,
                               t.seed + call, t.episodes) for t in tickets]
         _, stats = runner.run(played, {"main_0": WeightsHandle(state_digest(weights), weights)})
-        lake.write_by_family("steps", stats["steps"], run.name, config.generations)
+        lake.write_by_family("steps", stats.steps, run.name, config.generations)
         lake.write_by_family("matches", matches_table(played, run.name, config.generations),
                              run.name, config.generations)
     examples = load_examples(run, ["member=main_0", f"generation={config.generations}"])

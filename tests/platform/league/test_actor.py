@@ -9,9 +9,9 @@ import pytest
 from socius.envs import classic
 from socius.platform.league.actor import League, SnapshotOrder
 from socius.platform.league.matchmaker import MatchmakingRules
-from socius.platform.league.results import MatchResult
 from socius.platform.league.roles import Role, SnapshotRules
 from socius.platform.league.state import LeagueState, Member
+from socius.platform.types import Care, MatchResult
 
 
 def league(**rules):
@@ -93,8 +93,8 @@ def test_evolution_copies_the_fitter_member_after_its_generation():
     from socius.platform.league.evolution import EvolutionRules
 
     state = LeagueState(members={m.id: m for m in (
-        Member("main_0", "red", Role.MAIN, care={"team": 0.0, "others": 0.0}),
-        Member("main_1", "red", Role.MAIN, care={"team": 0.8, "others": 0.8}))})
+        Member("main_0", "red", Role.MAIN, care=Care(0.0, 0.0)),
+        Member("main_1", "red", Role.MAIN, care=Care(0.8, 0.8)))})
     lg = League(state, [classic("prisoners_dilemma__textbook")], MatchmakingRules(),
                 SnapshotRules(every_steps=10**6, min_steps=10**5),
                 evolution=EvolutionRules(every_generations=2, bottom_fraction=0.5,
@@ -118,4 +118,4 @@ def test_evolution_copies_the_fitter_member_after_its_generation():
     assert [(c.child, c.parent) for c in copies] == [("main_0", "main_1")]
     child = lg.get_state().members["main_0"]
     assert child.weights_digest == "d1" and child.lineage[0]["from"] == "main_1"
-    assert child.care["team"] in (pytest.approx(0.9), pytest.approx(0.7))
+    assert child.care.team in (pytest.approx(0.9), pytest.approx(0.7))

@@ -3,7 +3,7 @@
 import pytest
 
 from socius.platform.cli import main
-from socius.platform.league.config import ConfigError, LeagueConfig, load_config
+from socius.platform.config import ConfigError, LeagueConfig, load_config
 
 
 def test_profiles_and_overrides():
@@ -65,22 +65,22 @@ def test_example_configs_are_valid():
 def test_config_reference_is_in_sync():
     from pathlib import Path
 
-    from socius.platform.league.config import config_reference
+    from socius.platform.config import config_reference
 
     doc = Path(__file__).resolve().parents[3] / "docs" / "config.md"
     assert doc.read_text() == config_reference(), (
         "docs/config.md is stale: regenerate it with "
-        "`python -c \"from socius.platform.league.config import config_reference; "
+        "`python -c \"from socius.platform.config import config_reference; "
         "open('docs/config.md', 'w').write(config_reference())\"`")
 
 
 def test_unknown_scripted_partner_is_refused():
     with pytest.raises(ConfigError, match="saint"):
-        load_config(overrides=["scripted=[saint]"])
+        load_config(overrides=["matchmaking.scripted=[saint]"])
 
 
 def test_init_from_must_name_a_checkpoint(tmp_path):
-    from socius.platform.league.config import ConfigError, load_config
+    from socius.platform.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match="init_from"):
         load_config(overrides=[f"init_from={tmp_path}"])
@@ -91,3 +91,57 @@ def test_a_run_name_that_could_leave_the_runs_folder_is_refused():
         with pytest.raises(ConfigError, match="name: String should match pattern"):
             load_config(overrides=[f"name={bad!r}"] if bad else ["name=''"])
     assert load_config(overrides=["name=ipd_v2.1-run"]).name == "ipd_v2.1-run"
+
+
+def test_a_config_of_the_old_flat_shape_is_refused_with_where_each_key_moved(tmp_path):
+    from socius.platform.config import ConfigError, LeagueConfig, load_config
+
+    old = tmp_path / "old.yaml"
+    old.write_text("name: old\nlr: 0.001\ntickets_per_round: 32\nscripted: [tit_for_tat]\n")
+    with pytest.raises(ConfigError, match=r"old\.yaml: invalid league config: config: a config "
+                       r"of the old, flat shape: `lr` moved to `ppo.lr`; `tickets_per_round` "
+                       r"moved to `rollout.slots`; `scripted` moved to `matchmaking.scripted`"):
+        load_config(old)
+    with pytest.raises(ConfigError, match="`snapshot_every_steps` moved to `snapshots.every_steps`"):
+        load_config(overrides=["snapshot_every_steps=5"])
+    with pytest.raises(ValueError, match="`max_restarts` moved to `faults.max_restarts`"):
+        LeagueConfig(max_restarts=1)
+
+
+def test_sections_build_what_the_run_needs():
+    from socius.platform.config import load_config
+    from socius.platform.run.league import (
+        matchmaking_rules,
+        ppo_settings,
+        rollout_settings,
+        snapshot_rules,
+    )
+
+    config = load_config(overrides=[
+        "ppo.lr=3e-4", "ppo.entropy=0.02", "ppo.gamma=0.9", "ppo.lambda=0.8", "ppo.clip=0.3",
+        "ppo.tom_weight=0.1", "rollout.explore_prob=0.05", "rollout.reward_scale=0.5",
+        "matchmaking.weighting=variance", "matchmaking.scripted=[always_defect]",
+        "snapshots.every_steps=500"])
+    ppo = ppo_settings(config)
+    assert (ppo.lr, ppo.entropy_start, ppo.entropy_end, ppo.clip, ppo.tom_weight) == (
+        3e-4, 0.02, 0.02, 0.3, 0.1)
+    rollout = rollout_settings(config)
+    assert (rollout.gamma, rollout.lam, rollout.explore_prob, rollout.reward_scale) == (
+        0.9, 0.8, 0.05, 0.5)
+    rules = matchmaking_rules(config)
+    assert rules.weighting == "variance" and rules.scripted == ("always_defect",)
+    assert snapshot_rules(config).every_steps == 500 and snapshot_rules(config).min_steps == 50
+    # the manifest's form (`lambda`, not `lambda_`) reads back as the same config
+    assert config.as_json()["ppo"]["lambda"] == 0.8
+    from socius.platform.config import LeagueConfig
+
+    assert LeagueConfig(**config.as_json()) == config
+
+
+def test_a_profile_and_a_file_merge_section_by_section(tmp_path):
+    from socius.platform.config import load_config
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("rollout:\n  runners: 2\n")
+    config = load_config(mine, profile="smoke")
+    assert config.rollout.runners == 2 and config.rollout.slots == 16  # smoke's slots survive

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from socius.platform.league.config import load_config
+from socius.platform.config import load_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -31,14 +31,14 @@ def returns_from_steps(lake) -> dict[tuple[str, int], float]:
 @pytest.mark.parametrize("length", ["horizon=100", "continuation=0.99"])
 def test_games_longer_than_a_round_are_played_whole_stored_and_rated(ray_session, tmp_path,
                                                                       length):
-    from socius.platform.league.history import read_history
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
+    from socius.platform.runfolder import RunFolder
 
     kind, value = length.split("=")
     scenario = ["scenarios.classic_horizon=100"] if kind == "horizon" else [
         f"scenarios.classic_continuation={value}", "scenarios.max_steps=200"]
     config = load_config(profile="smoke", overrides=[
-        "generations=4", "rounds_per_generation=4", "steps_per_round=16", "tickets_per_round=8",
+        "generations=4", "rollout.rounds_per_generation=4", "rollout.steps_per_round=16", "rollout.slots=8",
         "scenarios.classics=[prisoners_dilemma__textbook]", *scenario])
     run_dir = tmp_path / "run"
     state = run_league(config, run_dir, log=lambda line: None)
@@ -59,7 +59,7 @@ def test_games_longer_than_a_round_are_played_whole_stored_and_rated(ray_session
     assert state.matches_recorded == len(lengths) == state.tickets.finished
     assert len(set(episodes["match_id"])) == len(lengths)
     assert {"main_0", "main_1"} <= set(state.ratings)
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert max(h["match_steps"]["max"] for h in history) == lengths.max()
 
 
@@ -68,19 +68,19 @@ def test_books_balance_through_snapshots_resets_and_evolution(ray_session, tmp_p
     evolution copies: issued = finished + cancelled + in flight at every generation end, in
     history.jsonl and in the lake; each finished match once in the episodes table and in the
     ratings' count."""
-    from socius.platform.league.history import read_history
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
+    from socius.platform.runfolder import RunFolder
 
     config = load_config(profile="smoke", overrides=[
-        "generations=6", "rounds_per_generation=3", "steps_per_round=8", "tickets_per_round=12",
-        "snapshot_every_steps=150",
+        "generations=6", "rollout.rounds_per_generation=3", "rollout.steps_per_round=8", "rollout.slots=12",
+        "snapshots.every_steps=150",
         "populations=[{name: red, main: 2, main_exploiter: 1, care_others: 0.3, "
         "care_spread: 0.3}]",
         "evolution={every_generations: 2, resample_prob: 0}",
         "scenarios.p_fixed_horizon=0", "scenarios.continuation_range=[0.9, 0.97]"])
     run_dir = tmp_path / "run"
     state = run_league(config, run_dir, log=lambda line: None)
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert len(history) == 6
     for record in history:
         books = record["tickets"]

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from socius.platform.league.config import load_config
+from socius.platform.config import load_config
 from socius.platform.league.state import LeagueState
 from socius.platform.training.weights import state_digest
 from socius.policies import load_module, load_policy, read_manifest
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
-    from socius.platform.league.run import members_table, run_league
+    from socius.platform.run.league import members_table, run_league
 
     config = load_config(profile="smoke", overrides=["generations=3"])
     run_dir = tmp_path / "run"
@@ -42,14 +42,24 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     assert set(state.ratings) >= {"main_0", "main_1"}
     assert "main_0" in members_table(state)
     # one history line per generation, and where every actor ran
-    from socius.platform.league.history import read_history
+    from socius.platform.runfolder import RunFolder
 
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert [h["generation"] for h in history] == [0, 1, 2]
     assert history[-1]["ratings"]["main_0"] == pytest.approx(state.ratings["main_0"].ordinal,
                                                              abs=1e-3)
     assert all(h["agent_steps_trained"] > 0 and h["episodes"] > 0 for h in history)
     assert sum(history[-1]["families"].values()) == history[-1]["episodes"]
+    # every second of a generation in one stage: the stages add up to its wall time, measured
+    # between consecutive records (so the writes after a record are counted too)
+    from socius.platform.run.generation import STAGES
+
+    for before, record in zip(history, history[1:], strict=False):
+        stages = record["stage_seconds"]
+        assert set(stages) == {*STAGES, "total"} and stages["learner/"] > 0
+        assert stages["env/"] + stages["league/plan"] + stages["checkpoint/"] > 0
+        wall = record["unix_time"] - before["unix_time"]
+        assert sum(stages[s] for s in STAGES) == pytest.approx(wall, rel=0.05)
     cluster = json.loads((run_dir / "cluster.json").read_text())
     (node,) = cluster["nodes"]  # one local node holds everything
     assert cluster["actors"]["league"] == [node] and len(cluster["actors"]["runners"]) == 1
@@ -127,35 +137,56 @@ def test_sigkill_then_resume_continues_with_the_same_members(tmp_path):
     in_flight = len(before["tickets"]["in_flight"])
     assert in_flight > 0 and f"{in_flight} matches in flight when the run stopped are " \
         "cancelled" in result.stdout
-    from socius.platform.league.history import read_history
+    # not a terminal: one plain line per generation, then the members and what to try next
+    assert "generation 3: " in result.stdout and "agent-steps/s trained" in result.stdout
+    assert f"socius dashboard {run_dir}" in result.stdout
+    assert f"--run {run_dir} -o pulled" in result.stdout  # a snapshot's champion to pull
+    from socius.platform.runfolder import RunFolder
 
-    books = read_history(run_dir)[-1]["tickets"]
+    books = RunFolder(run_dir).history()[-1]["tickets"]
     assert books["balanced"] and books["cancel_reasons"]["in flight when the run stopped"] \
         == in_flight
 
 
 @pytest.mark.parametrize("league_json, needle", [
-    ("[1, 2]", "should each hold a JSON object"),
-    ('{"league": {"generation": 1}, "rng": {}}', "is damaged \\(KeyError"),
-    ('{"league": {"members": 5, "payoff": 1}, "rng": {}}', "is damaged"),
-    ("[" * 50_000 + "]" * 50_000, "not a resumable league run"),
+    ("[1, 2]", r"league\.json: should hold a JSON object; restore it"),
+    ('{"league": {"generation": 1}, "rng": {}}', r"league\.json: damaged \(KeyError"),
+    ('{"league": {"members": 5, "payoff": 1}, "rng": {}}', r"league\.json: damaged"),
+    ('{"league": {}}', r"league\.json: damaged \(no generator state\)"),
+    ("[" * 50_000 + "]" * 50_000, r"league\.json: damaged \(maximum recursion"),
 ])
 def test_resume_refuses_a_damaged_league_json_of_any_shape(tmp_path, league_json, needle):
     import socius
-    from socius.platform.league.run import resume_league
+    from socius.platform.run.league import resume_league
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "manifest.json").write_text(json.dumps({
         "socius_version": socius.__version__, "state_format": 1,
-        "config": load_config(profile="smoke").model_dump(mode="json")}))
+        "config": load_config(profile="smoke").as_json()}))
     (run_dir / "league.json").write_text(league_json)
     with pytest.raises(ValueError, match=needle):
         resume_league(run_dir)
 
 
+def test_resume_refuses_a_manifest_whose_config_does_not_validate(tmp_path):
+    import socius
+    from socius.platform.run.league import resume_league
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = load_config(profile="smoke").as_json()
+    config["ppo"]["lr"] = -1
+    (run_dir / "manifest.json").write_text(json.dumps({
+        "socius_version": socius.__version__, "state_format": 1, "config": config}))
+    (run_dir / "league.json").write_text(json.dumps({"league": {}, "rng": {}}))
+    with pytest.raises(ValueError, match=r"manifest\.json: its config is not valid \(ppo\.lr: "
+                       r"Input should be greater than 0\); restore it"):
+        resume_league(run_dir)
+
+
 def test_resume_refuses_another_socius_version(tmp_path):
-    from socius.platform.league.run import resume_league
+    from socius.platform.run.league import resume_league
 
     run_dir = tmp_path / "old"
     run_dir.mkdir()
@@ -172,7 +203,7 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
     meta-game Nash mixture's combined play falls below 0.1 and to at most half its
     first-generation value."""
     from socius.platform.league.metagame import league_exploitability
-    from socius.platform.league.run import league_scenarios, run_league
+    from socius.platform.run.league import league_scenarios, run_league
     from socius.policies.checkpoint import save_checkpoint
     from socius.policies.network import NetConfig, SociusNet
 
@@ -183,11 +214,11 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
         rock.action_head.bias[0] += 3.0  # p(rock) about 0.9
     save_checkpoint(rock, tmp_path / "rock")
     config = load_config(overrides=[
-        "name=rps", "generations=4", "rounds_per_generation=8", "snapshot_every_steps=2000",
-        "lr=0.03", "entropy=0", "core=mlp", "scripted=[]", f"init_from={tmp_path / 'rock'}",
+        "name=rps", "generations=4", "rollout.rounds_per_generation=8", "snapshots.every_steps=2000",
+        "ppo.lr=0.03", "ppo.entropy=0", "core=mlp", "matchmaking.scripted=[]", f"init_from={tmp_path / 'rock'}",
         "scenarios.classics=[rock_paper_scissors__textbook]", "scenarios.classic_horizon=1",
         # a match of 16 one-shot games fills each 16-step round
-        "match_episodes=16",
+        "matchmaking.match_episodes=16",
         "scenarios.max_players=2", "populations=[{name: red, main: 1, main_exploiter: 1}]"])
     scenario = league_scenarios(config)[0]
     values = []
@@ -204,7 +235,7 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
 def test_default_league_mains_end_rated_above_the_scripted_background(ray_session, tmp_path):
     """The league `socius league run` starts with no arguments (about a minute here)."""
     from socius.platform.league.roles import Role
-    from socius.platform.league.run import members_table, run_league
+    from socius.platform.run.league import members_table, run_league
 
     state = run_league(load_config(), tmp_path / "run", log=lambda line: None)
     mains = [m.id for m in state.members.values() if m.role is Role.MAIN and m.trainable]
@@ -218,7 +249,7 @@ def test_default_league_mains_end_rated_above_the_scripted_background(ray_sessio
 
 
 def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
 
     config = load_config(profile="smoke", overrides=[
         "generations=2", "populations=[{name: red, main: 2, care_others: 0.5, care_spread: 0.5}]",
@@ -232,7 +263,7 @@ def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
     child, parent = state.members[child_id], state.members[last["from"]]
     assert last["event"] == "copied" and parent.id != child.id
     old, new = last["changes"]["care.others"]
-    assert old == parent.care["others"]
+    assert old == parent.care.others
     assert new in (pytest.approx(min(1.0, old + 0.1)), pytest.approx(max(0.0, old - 0.1)))
     # the last generation ended with the copy: the child's checkpoint holds the parent's weights
     weights = {k: v.numpy() for k, v in load_module(run_dir / "checkpoints" / child.id)
@@ -242,7 +273,7 @@ def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
 
 def test_smoke_league_with_a_remote_learner_actor(ray_session, tmp_path):
     """placement.learners=1: the learner is a Ray actor (where GPUs would be on a cluster)."""
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
 
     config = load_config(profile="smoke", overrides=["placement.learners=1"])
     run_dir = tmp_path / "run"
@@ -259,14 +290,14 @@ def test_smoke_league_through_the_torch_path(ray_session, tmp_path):
     """placement.runner_device=cpu: runners play on the torch engine and its device (on
     a GPU with runner_gpus; here on the CPU): the league trains, rates and stores its steps."""
     from socius.platform.data.lake import Lake
-    from socius.platform.league.history import read_history
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
+    from socius.platform.runfolder import RunFolder
 
     config = load_config(profile="smoke", overrides=["placement.runner_device=cpu"])
     run_dir = tmp_path / "run"
     state = run_league(config, run_dir, log=lambda line: None)
     assert state.generation == 1 and {"main_0", "main_1"} <= set(state.ratings)
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert all(h["agent_steps_trained"] > 0 and h["episodes"] > 0 for h in history)
     first, last = (load_module(run_dir / "checkpoints" / n) for n in ("main_0@init", "main_0"))
     assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
@@ -284,11 +315,11 @@ def test_smoke_league_through_the_torch_path(ray_session, tmp_path):
 @pytest.mark.timeout(300)
 def test_a_diverging_league_stops_naming_the_learning_rate_with_finite_checkpoints(
         ray_session, tmp_path):
-    from socius.platform.league.history import read_history
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
+    from socius.platform.runfolder import RunFolder
     from socius.platform.training.guard import DivergenceError
 
-    config = load_config(profile="smoke", overrides=["generations=4", "lr=1e6"])
+    config = load_config(profile="smoke", overrides=["generations=4", "ppo.lr=1e6"])
     run_dir = tmp_path / "run"
     with pytest.raises(DivergenceError, match=r"lower the learning rate \(lr=1000000.0\)"):
         run_league(config, run_dir, log=lambda line: None)
@@ -298,7 +329,7 @@ def test_a_diverging_league_stops_naming_the_learning_rate_with_finite_checkpoin
         net = load_module(run_dir / "checkpoints" / member)
         assert all(torch.isfinite(v).all() and v.abs().max() < 1e4
                    for v in net.state_dict().values())
-    assert read_history(run_dir)[-1]["diverged_updates"] > 0
+    assert RunFolder(run_dir).history()[-1]["diverged_updates"] > 0
 
 
 @pytest.mark.slow
@@ -313,7 +344,7 @@ def test_killed_writer_runner_and_league_actor_processes_cost_a_generation_not_d
     import time
 
     from socius.platform.data.lake import Lake
-    from socius.platform.league.history import read_history
+    from socius.platform.runfolder import RunFolder
 
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "socius.platform.cli", "league", "run",
@@ -338,7 +369,7 @@ def test_killed_writer_runner_and_league_actor_processes_cost_a_generation_not_d
     out, _ = proc.communicate(timeout=400)
     assert killed == [0, 0, 0] and proc.returncode == 0, out[-3000:]
     assert out.count("restart ") == 3 and "starting again from the last saved generation" in out
-    history = read_history(run_dir)
+    history = RunFolder(run_dir).history()
     assert [h["generation"] for h in history] == list(range(7))
     assert history[-1]["restarts"] == 3 and history[-1]["tickets"]["balanced"]
     lake = Lake(run_dir / "lake", create=False)

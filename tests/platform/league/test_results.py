@@ -4,9 +4,10 @@ import numpy as np
 import torch
 
 from socius.envs import Scenario, StageGame, classic
-from socius.platform.league.results import MatchResult, record_results
+from socius.platform.league.results import record_results
 from socius.platform.league.roles import Role
 from socius.platform.league.state import LeagueState, Member
+from socius.platform.types import MatchResult
 
 
 def test_team_results_update_payoffs_and_ratings():
@@ -29,8 +30,8 @@ def test_draws_and_self_play_across_teams():
 
 def test_runner_reports_each_finished_match_once():
     from socius.platform.training.runner import Runner
-    from socius.platform.training.tickets import MatchTicket
     from socius.platform.training.weights import WeightsHandle, state_digest
+    from socius.platform.types import MatchTicket
     from socius.policies.network import NetConfig, SociusNet
 
     torch.manual_seed(0)
@@ -45,15 +46,15 @@ def test_runner_reports_each_finished_match_once():
                MatchTicket("pg", teams, ("main_0",) * 4, (True,) * 4)]
     runner = Runner(config, steps=4)
     _, stats = runner.run(tickets, weights)
-    assert stats["results"] == [] and stats["free_slots"] == 0  # nothing ended in 4 steps
+    assert stats.results == () and stats.free_slots == 0  # nothing ended in 4 steps
     _, stats = runner.run([], weights)
-    results = stats["results"]
+    results = stats.results
     assert [(r.match_id, r.steps, r.episode) for r in results] == [("pg", 5, 0)]
-    assert stats["free_slots"] == 1 and runner.in_flight() == ["pd"]
+    assert stats.free_slots == 1 and runner.in_flight() == ["pd"]
     _, stats = runner.run([], weights)
-    results += stats["results"]
-    assert [(r.match_id, r.steps, r.episode) for r in stats["results"]] == [("pd", 10, 1)]
-    assert stats["free_slots"] == 2 and runner.in_flight() == []
+    results += stats.results
+    assert [(r.match_id, r.steps, r.episode) for r in stats.results] == [("pd", 10, 1)]
+    assert stats.free_slots == 2 and runner.in_flight() == []
     pd_result = next(r for r in results if r.match_id == "pd")
     assert pd_result.returns[1] >= pd_result.returns[0]  # defection never loses in the PD
     assert all(len(r.returns) == len(r.seats) for r in results)
@@ -63,8 +64,8 @@ def test_runner_reports_each_finished_match_once():
 def test_runner_counts_cooperation_per_member_and_partner():
     """Cooperation rates: share of cooperative actions in games that have one (not in RPS)."""
     from socius.platform.training.runner import Runner
-    from socius.platform.training.tickets import MatchTicket
     from socius.platform.training.weights import WeightsHandle, state_digest
+    from socius.platform.types import MatchTicket
     from socius.policies.network import NetConfig, SociusNet
 
     config = NetConfig(max_players=2, core="mlp")
@@ -79,18 +80,18 @@ def test_runner_counts_cooperation_per_member_and_partner():
                MatchTicket("c", rps, ("main_0", "scripted:uniform_random"), (True, False),
                            episodes=2)]
     _, stats = Runner(config, steps=8).run(tickets, weights)
-    coop = stats["cooperation"]
+    coop = stats.cooperation
     assert coop["scripted:always_cooperate"] == (8, 8)
     assert coop["scripted:always_defect"] == (0, 8)
     assert coop["scripted:uniform_random"] == (0, 0)  # RPS has no cooperative action
     cooperated, possible = coop["main_0"]
     assert possible == 8 and 0 <= cooperated <= 8  # only its PD steps count
     # and per finished match (horizon 4: a match of two episodes ends in 8 steps)
-    matches = [r for r in stats["results"] if r.match_id == "a"]
+    matches = [r for r in stats.results if r.match_id == "a"]
     assert len(matches) == 1
     assert all(r.steps == 8 and r.cooperated == (8, 0) and r.could_cooperate == (8, 8)
                for r in matches)
-    assert all(r.could_cooperate == (0, 0) for r in stats["results"] if r.match_id == "c")
+    assert all(r.could_cooperate == (0, 0) for r in stats.results if r.match_id == "c")
 
 
 def test_learning_progress_tracks_fast_and_slow_returns():

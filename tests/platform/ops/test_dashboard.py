@@ -6,11 +6,13 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from socius.platform.league.config import load_config
+from socius.platform.config import load_config
 from socius.platform.ops.dashboard import dashboard_data, make_server
+from socius.platform.runfolder import RunFolderError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -28,7 +30,7 @@ def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
 def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tmp_path):
     from PIL import Image
 
-    from socius.platform.league.run import run_league
+    from socius.platform.run.league import run_league
 
     run_dir = tmp_path / "run"
     run_league(load_config(profile="smoke", overrides=["generations=3"]), run_dir,
@@ -63,13 +65,21 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     assert "Population lineage" in dom and "main_0@" in dom
     assert "<svg" in dom and "polyline" in dom  # the ratings and throughput charts drew
     assert "Matches and faults" in dom and "balanced" in dom  # the ticket books per generation
+    # every stage's seconds of the last generation, and its share of the generation's time
+    time_section = dom[dom.index("Time per stage"):]
+    stages = data["history"][-1]["stage_seconds"]
+    for stage in ("league/plan", "env/", "learner/", "store/", "league/rate", "league/evolve",
+                  "checkpoint/", "eval/", "registry/"):
+        # as JavaScript's toFixed(2) rounds: half up, on the float's exact value
+        shown = Decimal(stages[stage]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert f">{stage}<" in time_section and f">{shown}<" in time_section
     image = Image.open(shot).convert("RGB")
     assert image.size == (1400, 2200)
     assert len(set(image.resize((140, 220)).getdata())) > 50  # a drawn page, not a blank one
 
 
 def test_dashboard_refuses_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="manifest.json"):
+    with pytest.raises(RunFolderError, match="manifest.json"):
         make_server(tmp_path, port=0)
 
 

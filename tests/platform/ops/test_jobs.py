@@ -5,7 +5,7 @@ import shlex
 
 import pytest
 
-from socius.platform.league.config import ConfigError
+from socius.platform.config import ConfigError
 from socius.platform.ops.jobs import EXCLUDES, JobsError, auth_token, plan_submission
 
 
@@ -15,14 +15,14 @@ def test_submission_runs_the_league_from_the_packaged_working_dir(tmp_path):
     env_file = tmp_path / "env.yaml"
     env_file.write_text("env_vars: {MLFLOW_TRACKING_URI: http://10.0.0.1:5000}\n"
                         "excludes: [data/]\npip: [openskill]\n")
-    plan = plan_submission(str(tmp_path / "configs" / "mine.yaml"), ["rounds_per_generation=2"],
+    plan = plan_submission(str(tmp_path / "configs" / "mine.yaml"), ["rollout.rounds_per_generation=2"],
                            "smoke", "/shared/runs/mine", tmp_path, str(env_file))
     args = shlex.split(plan.entrypoint)
     assert args[:5] == ["python", "-m", "socius.platform.cli", "league", "run"]
     assert args[5] == "configs/mine.yaml"  # relative: it travels inside the working dir
     assert args[args.index("--run-dir") + 1] == "/shared/runs/mine"
     assert args[args.index("--address") + 1] == "auto"
-    assert args[args.index("--set") + 1] == "rounds_per_generation=2"
+    assert args[args.index("--set") + 1] == "rollout.rounds_per_generation=2"
     assert plan.runtime_env["working_dir"] == str(tmp_path)
     assert set(EXCLUDES) | {"data/"} == set(plan.runtime_env["excludes"])
     assert {"runs/", ".venv/", "mlruns/", "*.db"} <= set(plan.runtime_env["excludes"])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from socius.platform.league.config import PlacementConfig, load_config
-from socius.platform.ops.placement import (
+from socius.platform.config import PlacementConfig, load_config
+from socius.platform.run.placement import (
     check_feasible,
     learner_gpus,
     runner_device,
@@ -49,7 +49,7 @@ def test_placement_keys_are_validated():
     with pytest.raises(ValueError, match="'CPU'"):
         PlacementConfig(runner_resources={"CPU": 1})
     with pytest.raises(ValueError, match="placement.learners"):
-        load_config(overrides=["placement.learners=2", "runners=1"])
+        load_config(overrides=["placement.learners=2", "rollout.runners=1"])
 
 
 def test_gpu_runners_run_the_leagues_the_torch_engine_plays():

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ray.util.metrics import Counter, Gauge
+
+from socius.platform.types import GenerationRecord
 
 
 class LeagueMetrics:
@@ -27,20 +27,20 @@ class LeagueMetrics:
                                    ("run",))
         self.episodes = Counter("socius_episodes_total", "finished episodes", ("run",))
 
-    def record(self, generation: dict[str, Any]) -> None:
-        """One generation's record (`history.generation_record`)."""
+    def record(self, generation: GenerationRecord) -> None:
+        """One generation's record."""
         tags = self.tags
-        self.generation.set(generation["generation"], tags)
-        self.members.set(generation["members"], tags)
-        for member, ordinal in generation["ratings"].items():
+        self.generation.set(generation.generation, tags)
+        self.members.set(generation.members, tags)
+        for member, ordinal in generation.ratings.items():
             self.rating.set(ordinal, {**tags, "member": member})
-        for member, rate in generation["cooperation"].items():
+        for member, rate in generation.cooperation.items():
             self.cooperation.set(rate, {**tags, "member": member})
-        for kind, value in generation["throughput"].items():
+        for kind, value in generation.throughput.items():
             self.throughput.set(value, {**tags, "kind": kind})
-        for stage, seconds in generation["stage_seconds"].items():
+        for stage, seconds in generation.stage_seconds.items():
             self.stage_seconds.set(seconds, {**tags, "stage": stage})
-        if generation["agent_steps_trained"]:
-            self.agent_steps.inc(generation["agent_steps_trained"], tags)
-        if generation["episodes"]:
-            self.episodes.inc(generation["episodes"], tags)
+        if generation.agent_steps_trained:
+            self.agent_steps.inc(generation.agent_steps_trained, tags)
+        if generation.episodes:
+            self.episodes.inc(generation.episodes, tags)

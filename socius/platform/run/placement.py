@@ -10,7 +10,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from socius.envs.catalog import SMALL_SEATS, stock_families, table_driven
-from socius.platform.league.config import PlacementConfig
+from socius.platform.config import PlacementConfig
 
 HEAD_RESOURCE = "node:__internal_head__"  # Ray gives the head node this resource
 
@@ -39,7 +39,7 @@ def check_feasible(placement: PlacementConfig, cluster: dict[str, float], runner
                 raise ValueError(f"placement.{key}: no node of this cluster offers {name!r} "
                                  f"(resources offered: {offered})")
     if placement.runner_cpus * runners > cluster.get("CPU", 0):
-        raise ValueError(f"runners: {runners} runners x placement.runner_cpus "
+        raise ValueError(f"rollout.runners: {runners} runners x placement.runner_cpus "
                          f"{placement.runner_cpus} CPUs asked, the cluster has "
                          f"{cluster.get('CPU', 0):g} CPUs (fewer runners, or a smaller "
                          "runner_cpus)")

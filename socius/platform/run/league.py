@@ -1,15 +1,13 @@
-"""`run_league`: the league's generations on one screen, writing everything under a run folder.
-
-Per generation: the matchmaker issues tickets (`plan`), runner actors play them and the
-LearnerGroup trains every learning member (`training_loop`), results update payoffs and
-ratings, due members are snapshotted (frozen checkpoints) and exploiters reset, and the league
-state is written atomically. The run folder holds `manifest.json`, `league.json` and
-`checkpoints/<member>/` (socius checkpoints).
+"""`run_league` / `resume_league`: a league run, its live parts (`LeagueRun`: the league actor,
+the learners, the runners, the lake writer, the mirror) and what keeps it going when an actor
+dies (`_supervise`). One generation, top to bottom, is `play_generation` (run/generation.py);
+the stages it calls are `LeagueRun`'s methods here. The objects the run needs are built from
+the config's sections (`ppo_settings`, `rollout_settings`, ...). Everything goes under a run
+folder (runfolder.py).
 """
 
 from __future__ import annotations
 
-import json
 import platform as host
 import subprocess
 import sys
@@ -22,32 +20,35 @@ from typing import Any
 import numpy as np
 import ray
 import torch
+from pydantic import ValidationError
 
 import socius
 from socius.envs import Scenario, ScenarioSpace, classic
+from socius.platform.config import LeagueConfig, describe_errors
 from socius.platform.data.writer import (
     LakeWriterActor,
     episodes_table,
     matches_table,
     outcomes_table,
 )
-from socius.platform.files import write_json_atomic
-from socius.platform.league.actor import LeagueActor
-from socius.platform.league.config import LeagueConfig
+from socius.platform.league.actor import GenerationOrders, LeagueActor
 from socius.platform.league.evolution import EvolutionRules
-from socius.platform.league.history import append_record, generation_record
 from socius.platform.league.matchmaker import MatchmakingRules
 from socius.platform.league.ratings import leaderboard
 from socius.platform.league.roles import Role, SnapshotRules
-from socius.platform.league.state import LeagueState, Member
-from socius.platform.ops import placement as place
-from socius.platform.ops.metrics import LeagueMetrics
+from socius.platform.league.state import LeagueState, Member, saved_state
+from socius.platform.run import placement as place
+from socius.platform.run.generation import play_generation
+from socius.platform.run.metrics import LeagueMetrics
+from socius.platform.runfolder import RunFolder, RunFolderError
 from socius.platform.training.guard import DivergenceGuard
-from socius.platform.training.loop import training_loop
+from socius.platform.training.loop import RoundLoop
 from socius.platform.training.runner import RunnerActor
 from socius.platform.training.weights import WeightsHandle, state_digest
+from socius.platform.types import Care, GenerationRecord, MatchResult, RoundStats, TicketBatch
 from socius.policies.checkpoint import load_module, save_checkpoint
 from socius.policies.network import NetConfig, SociusNet
+from socius.policies.rollout import RolloutSettings
 from socius.policies.trainer import (
     PPOSettings,
     build_learner_group,
@@ -55,7 +56,6 @@ from socius.policies.trainer import (
     set_learner_state,
 )
 
-STATE_FILE, MANIFEST_FILE, CLUSTER_FILE = "league.json", "manifest.json", "cluster.json"
 # why matches end without a result
 RESUMED = "in flight when the run stopped"
 MEMBER_RESET = "a member's weights were reset or replaced"
@@ -73,8 +73,8 @@ def initial_state(config: LeagueConfig) -> LeagueState:
     for population in config.populations:
         for role in Role:
             for _ in range(getattr(population, role.value)):
-                care = {"team": draw(population.care_team, population.care_spread),
-                        "others": draw(population.care_others, population.care_spread)}
+                care = Care(draw(population.care_team, population.care_spread),
+                            draw(population.care_others, population.care_spread))
                 member = Member(f"{role.value}_{counts[role]}", population.name, role, care=care)
                 counts[role] += 1
                 state.members[member.id] = member
@@ -97,6 +97,31 @@ def league_scenarios(config: LeagueConfig) -> list[Scenario]:
     return [space.sample(sc.seed + k) for k in range(sc.count)]
 
 
+def ppo_settings(config: LeagueConfig) -> PPOSettings:
+    """The learners' PPO from the `ppo` section (a constant entropy bonus)."""
+    ppo = config.ppo
+    return PPOSettings(lr=ppo.lr, clip=ppo.clip, entropy_start=ppo.entropy,
+                       entropy_end=ppo.entropy, epochs=ppo.epochs, minibatches=ppo.minibatches,
+                       tom_weight=ppo.tom_weight)
+
+
+def rollout_settings(config: LeagueConfig) -> RolloutSettings:
+    """How runners turn play into training data: `ppo`'s discount and GAE lambda, `rollout`'s
+    exploration and reward scale."""
+    return RolloutSettings(gamma=config.ppo.gamma, lam=config.ppo.lambda_,
+                           reward_scale=config.rollout.reward_scale,
+                           explore_prob=config.rollout.explore_prob)
+
+
+def matchmaking_rules(config: LeagueConfig) -> MatchmakingRules:
+    return MatchmakingRules(**config.matchmaking.model_dump(exclude={"match_episodes"}))
+
+
+def snapshot_rules(config: LeagueConfig) -> SnapshotRules:
+    every = config.snapshots.every_steps
+    return SnapshotRules(min_steps=max(1, every // 10), **config.snapshots.model_dump())
+
+
 def manifest(config: LeagueConfig) -> dict[str, Any]:
     """What produced this run: versions, commit, seeds and the resolved config."""
     try:
@@ -113,33 +138,37 @@ def manifest(config: LeagueConfig) -> dict[str, Any]:
     return {"socius_version": socius.__version__, "state_format": 1, "git_commit": commit,
             "socius_location": str(Path(socius.__file__).parent),  # checkout, wheel or env
             "python": sys.version.split()[0], "host": host.node(), "packages": packages,
-            "seed": config.seed, "config": config.model_dump(mode="json"),
+            "seed": config.seed, "config": config.as_json(),
             "created_unix": time.time()}
 
 
 # (state, every member's weights, the generation's match results)
-OnGeneration = Callable[[LeagueState, dict[str, dict[str, np.ndarray]], list], None]
+OnGeneration = Callable[[LeagueState, dict[str, dict[str, np.ndarray]], list[MatchResult]],
+                        None]
+# the record of each finished generation, as it finishes (progress displays)
+OnRecord = Callable[[GenerationRecord], None]
 
 
 def run_league(config: LeagueConfig, run_dir: str | Path, log: Callable[[str], None] = print,
-               on_generation: OnGeneration | None = None) -> LeagueState:
+               on_generation: OnGeneration | None = None,
+               on_record: OnRecord | None = None) -> LeagueState:
     """Run the configured league to its last generation under `run_dir` (created here).
     `on_generation(state, weights, results)`, if given, sees the state, every member's weights
-    and the generation's match results after each generation is saved (for measurements)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "checkpoints").mkdir()
-    write_json_atomic(run_dir / MANIFEST_FILE, manifest(config))
-    return _supervise(config, run_dir, log, on_generation)
+    and the generation's match results after each generation is saved (for measurements);
+    `on_record(record)` each generation's record (instead of a log line)."""
+    run = RunFolder.create(run_dir)
+    run.write(RunFolder.MANIFEST, manifest(config))
+    return _supervise(config, run, log, on_generation, on_record)
 
 
-def resume_league(run_dir: str | Path, log: Callable[[str], None] = print) -> LeagueState:
+def resume_league(run_dir: str | Path, log: Callable[[str], None] = print,
+                  on_record: OnRecord | None = None) -> LeagueState:
     """Continue a stopped run from its last saved generation (members, weights, ratings,
     lineage and the matchmaker's random state as saved); refuses other socius versions."""
-    run_dir = Path(run_dir)
-    config, state, _ = load_saved(run_dir)
-    log(f"resuming {run_dir} after generation {state.generation}")
-    return _supervise(config, run_dir, log, None)
+    run = RunFolder(run_dir)
+    config, state, _ = load_saved(run)
+    log(f"resuming {run.path} after generation {state.generation}")
+    return _supervise(config, run, log, None, on_record)
 
 
 # An actor's process died (killed, out of memory, its node gone): the run starts again from
@@ -148,15 +177,15 @@ ACTOR_LOST = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError
               ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError)
 
 
-def _supervise(config: LeagueConfig, run_dir: Path, log: Callable[[str], None],
-               on_generation: OnGeneration | None) -> LeagueState:
+def _supervise(config: LeagueConfig, run: RunFolder, log: Callable[[str], None],
+               on_generation: OnGeneration | None, on_record: OnRecord | None) -> LeagueState:
     """Run from the last saved generation (or the start); when an actor dies, close the rest
-    and start again from the last saved generation — at most `max_restarts` times, as Ray
-    Train's FailureConfig does — then stop, printing the resume command."""
-    restarts = 0
+    and start again from the last saved generation — at most `faults.max_restarts` times, as
+    Ray Train's FailureConfig does — then stop, printing the resume command."""
+    restarts, max_restarts = 0, config.faults.max_restarts
     while True:
-        if (run_dir / STATE_FILE).is_file():
-            _, state, rng_state = load_saved(run_dir)
+        if run.has_saved_generation():
+            _, state, rng_state = load_saved(run)
             resumed_after = state.generation
         else:  # nothing saved yet: from the start (the lake drops what was written)
             torch.manual_seed(config.seed)
@@ -166,73 +195,76 @@ def _supervise(config: LeagueConfig, run_dir: Path, log: Callable[[str], None],
             log(f"{len(state.tickets.in_flight)} matches in flight when the run stopped are "
                 f"cancelled ({RESUMED})")
         try:
-            league = LeagueRun(config, run_dir, state, rng_state, resumed_after, restarts)
+            league = LeagueRun(config, run, state, rng_state, resumed_after, restarts)
         except ValueError as exc:  # e.g. the node that offered the runners' resources is gone
             if restarts:
                 log(f"stopped: {exc}; the run folder holds the last saved generation; continue "
-                    f"with `socius league resume {run_dir}` once the cluster can place it")
+                    f"with `socius league resume {run.path}` once the cluster can place it")
             raise
         try:
-            return league.run(first_generation=state.generation + 1 if rng_state else 0,
-                              log=log, on_generation=on_generation)
+            return league.run_generations(first_generation=state.generation + 1 if rng_state else 0,
+                              log=log, on_generation=on_generation, on_record=on_record)
         except ACTOR_LOST as exc:
             cause = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
-            if restarts >= config.max_restarts:
+            if restarts >= max_restarts:
                 log(f"stopped after {restarts} restarts: {cause}; the run folder holds the last "
-                    f"saved generation; continue with `socius league resume {run_dir}`")
+                    f"saved generation; continue with `socius league resume {run.path}`")
                 raise
             restarts += 1
-            log(f"restart {restarts} of at most {config.max_restarts}: {cause}; starting again "
+            log(f"restart {restarts} of at most {max_restarts}: {cause}; starting again "
                 "from the last saved generation")
 
 
-def load_saved(run_dir: Path) -> tuple[LeagueConfig, LeagueState, dict[str, Any]]:
-    """A run folder's config, saved league state and matchmaker's random state; a ValueError
-    naming the file when they are missing, damaged or from another socius version."""
-    try:
-        saved_manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
-        saved = json.loads((run_dir / STATE_FILE).read_text())
-    except (OSError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{run_dir}: not a resumable league run ({str(exc)[:200]})") from exc
-    if not isinstance(saved_manifest, dict) or not isinstance(saved, dict):
-        raise ValueError(f"{run_dir}: {MANIFEST_FILE} and {STATE_FILE} should each hold a JSON "
-                         "object; restore them from a backup, or start a new run")
+def load_saved(run: RunFolder) -> tuple[LeagueConfig, LeagueState, dict[str, Any]]:
+    """A run folder's config, saved league state and matchmaker's random state; a
+    RunFolderError naming the file when they are missing, damaged or from another socius
+    version."""
+    saved_manifest, saved = run.manifest(), run.saved()
+    where = run.file(RunFolder.MANIFEST)
     if saved_manifest.get("state_format") != 1 or saved_manifest.get(
             "socius_version") != socius.__version__:
-        raise ValueError(
-            f"{run_dir}: written by socius {saved_manifest.get('socius_version')!r} (state format "
+        raise RunFolderError(
+            f"{where}: written by socius {saved_manifest.get('socius_version')!r} (state format "
             f"{saved_manifest.get('state_format')!r}); this socius {socius.__version__} resumes "
             "only its own runs (state format 1)")
     try:
-        return (LeagueConfig(**saved_manifest["config"]), LeagueState.from_dict(saved["league"]),
-                dict(saved["rng"]))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{run_dir}: {MANIFEST_FILE} or {STATE_FILE} is damaged "
-                         f"({exc.__class__.__name__}: {str(exc)[:200]}); restore them from a "
-                         "backup, or start a new run") from exc
+        config = LeagueConfig(**saved_manifest["config"])
+    except (KeyError, TypeError) as exc:
+        raise RunFolderError(f"{where}: damaged (no config: {exc}); restore it from a backup, "
+                             "or start a new run") from None
+    except ValidationError as exc:
+        raise RunFolderError(f"{where}: its config is not valid ({describe_errors(exc)}); "
+                             "restore it from a backup, or start a new run") from None
+    rng = saved.get("rng")
+    if not isinstance(rng, dict):
+        raise RunFolderError(f"{run.file(RunFolder.STATE)}: damaged (no generator state); "
+                             "restore it from a backup, or start a new run")
+    return config, saved_state(run, saved), rng
 
 
 class LeagueRun:
-    """The live parts of a league run: the league actor, learners, runners, frozen weights."""
+    """The live parts of a league run — the league actor, learners, runners, lake writer,
+    mirror — and the stages of a generation that use them (`play_generation` calls them)."""
 
-    def __init__(self, config: LeagueConfig, run_dir: Path, state: LeagueState,
+    def __init__(self, config: LeagueConfig, run: RunFolder, state: LeagueState,
                  rng_state: dict[str, Any] | None, resumed_after: int | None = None,
                  restarts: int = 0):
         """`resumed_after`: the last saved generation when the run starts again (-1: none was
         saved), so the lake drops what came after it; `restarts` so far, for the record."""
         torch.set_num_threads(1)
-        self.config, self.run_dir, self.restarts = config, run_dir, restarts
+        self.config, self.folder, self.restarts, self.state = config, run, restarts, state
+        rollout = config.rollout
         scenarios = league_scenarios(config)
         seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
         self.net_config = NetConfig(max_players=seats, core=config.core)
         start = _starting_weights(config.init_from, self.net_config) if config.init_from else None
-        self.ppo = PPOSettings(lr=config.lr, epochs=config.epochs, minibatches=config.minibatches,
-                               entropy_start=config.entropy, entropy_end=config.entropy)
+        self.ppo = ppo_settings(config)
         self.learning = sorted(m.id for m in state.learners())
-        self.guard = DivergenceGuard(config.max_abs_weight, config.divergence_strikes, config.lr)
+        self.guard = DivergenceGuard(config.faults.max_abs_weight,
+                                     config.faults.divergence_strikes, config.ppo.lr)
         placement, cluster = config.placement, ray.cluster_resources()
         # before any actor waits for what cannot come
-        place.check_feasible(placement, cluster, config.runners)
+        place.check_feasible(placement, cluster, rollout.runners)
         device = place.runner_device(placement, seats,
                                      {g.family for s in scenarios for g in s.games})
         self.group = build_learner_group(
@@ -242,24 +274,22 @@ class LeagueRun:
             resources_per_learner=placement.learner_resources,
             nan_checks=False)  # the divergence guard below keeps diverged weights out
         self.runners = [RunnerActor.options(**place.runner_options(placement)).remote(
-            self.net_config, config.steps_per_round, seed=config.seed + i,
-            record=config.data.store, run_id=run_dir.name, device=device,
-            slots=config.tickets_per_round) for i in range(config.runners)]
+            self.net_config, rollout.steps_per_round, rollout=rollout_settings(config),
+            seed=config.seed + i, record=config.data.store, run_id=run.name, device=device,
+            slots=rollout.slots) for i in range(rollout.runners)]
         # every runner starts with all its slots free; matches then run across rounds
-        self.free_slots = [config.tickets_per_round] * config.runners
+        self.free_slots = [rollout.slots] * rollout.runners
         state_options = place.state_options(placement)  # league actor and writer: the head
         self.mirror = None
         if config.tracking.mirror:
             from socius.platform.registry import BackgroundMirror, Mirror
 
-            self.mirror = BackgroundMirror(Mirror(run_dir, config.tracking.uri))
+            self.mirror = BackgroundMirror(Mirror(run.path, config.tracking.uri))
         self.writer, self._pending = None, []
         if config.data.store:  # resumed runs first drop what a crashed generation left behind
-            data = config.data
             self.writer = LakeWriterActor.options(**state_options).remote(
-                run_dir / "lake", run_dir.name, data.fraction, data.keep_generations,
-                data.max_bytes, data.compact,
-                drop_after=resumed_after, fsync=data.fsync)
+                run.lake, run.name, drop_after=resumed_after,
+                **config.data.model_dump(exclude={"store"}))
         self.generation = state.generation + 1 if rng_state is not None else 0
         if state.tickets.in_flight:
             # the runners that played them are gone: those matches end here, without a result
@@ -271,23 +301,21 @@ class LeagueRun:
         self.frozen: dict[str, WeightsHandle] = {}
         if rng_state is not None:
             self._restore_weights(state)
-        rules = MatchmakingRules(weighting=config.pfsp_weighting,
-                                 main_opponents=config.main_opponents,
-                                 curriculum=config.curriculum,
-                                 scripted=tuple(config.scripted))
-        snapshots = SnapshotRules(every_steps=config.snapshot_every_steps,
-                                  min_steps=max(1, config.snapshot_every_steps // 10))
         evolution = None if config.evolution is None else EvolutionRules(
             **config.evolution.model_dump(exclude={"fitness"}))
         self.league = LeagueActor.options(**state_options).remote(
-            state, scenarios, rules, snapshots, rng_state, seed=config.seed,
+            state, scenarios, matchmaking_rules(config), snapshot_rules(config), rng_state,
+            seed=config.seed,
             initial_digests={m: state_digest(w) for m, w in self.initial.items()},
             evolution=evolution,
             fitness_kind=config.evolution.fitness if config.evolution else "own",
-            match_episodes=config.match_episodes)
+            match_episodes=config.matchmaking.match_episodes)
+        minibatch = max(1, rollout.slots * rollout.steps_per_round // config.ppo.minibatches)
+        self.loop = RoundLoop(self.group, self.runners, self.ppo, minibatch, self.learning,
+                              self.frozen, self.guard)
         self.scenario_count = len(scenarios)
-        self.metrics = LeagueMetrics(run_dir.name)
-        write_json_atomic(run_dir / CLUSTER_FILE, place.cluster_record(self._actor_nodes()))
+        self.metrics = LeagueMetrics(run.name)
+        run.write(RunFolder.CLUSTER, place.cluster_record(self._actor_nodes()))
 
     def _actor_nodes(self) -> dict[str, list[str]]:
         """The Ray node of every actor of the run, and of the driver (the local learner)."""
@@ -304,83 +332,129 @@ class LeagueRun:
 
     def _restore_weights(self, state: LeagueState) -> None:
         """Learners and snapshots from the run folder's checkpoints."""
-        folder = self.run_dir / "checkpoints"
         for member_id in self.learning:
-            self.initial[member_id] = _numpy_state(load_module(folder / f"{member_id}@init"))
-            current = _numpy_state(load_module(folder / member_id))
-            set_learner_state(self.group, member_id, current)
+            self.initial[member_id] = _numpy_state(load_module(self.folder.checkpoint(
+                f"{member_id}@init")))
+            set_learner_state(self.group, member_id,
+                              _numpy_state(load_module(self.folder.checkpoint(member_id))))
         for member in state.members.values():
             if not member.trainable:
-                weights = _numpy_state(load_module(folder / member.id))
+                weights = _numpy_state(load_module(self.folder.checkpoint(member.id)))
                 self.frozen[member.id] = WeightsHandle(state_digest(weights), ray.put(weights))
 
-    def run(self, first_generation: int, log: Callable[[str], None],
-            on_generation: OnGeneration | None = None) -> LeagueState:
-        config, league, run_dir = self.config, self.league, self.run_dir
-        state = ray.get(league.get_state.remote())
+    def run_generations(self, first_generation: int, log: Callable[[str], None],
+                        on_generation: OnGeneration | None = None,
+                        on_record: OnRecord | None = None) -> LeagueState:
+        """The generations from `first_generation` to the last; closes the run's actors."""
+        config = self.config
         if first_generation == 0:
             for member_id, weights in self.initial.items():
-                self._save(member_id, weights, f"{member_id}@init", state)
-        minibatch = max(1, config.tickets_per_round * config.steps_per_round // config.minibatches)
+                self._save(member_id, weights, f"{member_id}@init", self.state)
         log(f"league {config.name!r}: {len(self.learning)} learning members, "
-            f"{self.scenario_count} scenarios, {config.runners} runner(s) -> {self.run_dir}")
+            f"{self.scenario_count} scenarios, {config.rollout.runners} runner(s) -> "
+            f"{self.folder.path}")
         try:
             for generation in range(first_generation, config.generations):
-                start = time.perf_counter()
-                league.start_generation.remote(generation)
                 self.generation = generation
-                care = {m.id: (m.care["team"], m.care["others"]) for m in state.learners()}
-
-                def plan(_round: int, free_slots: list[int]) -> list:
-                    batches = ray.get(league.plan.remote(free_slots))
-                    self._store("matches", matches_table(
-                        [t for b in batches for t in b.tickets()], run_dir.name, self.generation))
-                    return batches
-
-                result = training_loop(self.group, self.runners, plan,
-                                       config.rounds_per_generation, self.ppo, minibatch,
-                                       free_slots=self.free_slots, frozen=self.frozen,
-                                       learning=self.learning, care=care,
-                                       on_steps=lambda steps: self._store("steps", steps),
-                                       guard=self.guard)
-                self.free_slots = result.free_slots
-                league.report.remote(result.match_results, result.steps_by_member,
-                                     result.cooperation)
-                self._store("episodes", episodes_table(result.match_results, run_dir.name,
-                                                       generation))
-                self._store("matches", outcomes_table(
-                    {r.match_id: r.family for r in result.match_results}, "finished",
-                    run_dir.name, generation))
-                state, weights, saved = self._after_generation(
-                    last=generation == config.generations - 1)
-                seconds = time.perf_counter() - start
-                record = generation_record(generation, state, result, seconds)
-                record["tickets"] = self._books(state)
-                record["diverged_updates"] = self.guard.skipped  # over the run so far
-                record["restarts"] = self.restarts  # of the run, after actors died
-                # history first: league.json, written last, is what declares the generation
-                # saved, and a replayed generation's line replaces this one
-                append_record(run_dir, record)
-                write_json_atomic(run_dir / STATE_FILE, saved)
-                if self.writer is not None:
-                    self._pending.append(self.writer.end_generation.remote(generation))
+                record, played = play_generation(self, generation)
                 if on_generation is not None:
-                    on_generation(state, {**{m: ray.get(h.source) for m, h in self.frozen.items()},
-                                          **weights}, result.match_results)
-                if self.mirror is not None:  # it logs every generation history.jsonl holds
-                    self.mirror.request()
-                self.metrics.record(record)
-                top = ", ".join(f"{m} {r.ordinal:.1f}" for m, r in leaderboard(state.ratings)[:4])
-                log(f"generation {generation}: {result.agent_steps_trained / seconds:,.0f} "
-                    f"agent-steps/s trained, {len(result.match_results)} episodes, "
-                    f"{len(state.members)} members; top: {top}")
+                    on_generation(self.state, self._all_weights(), played.match_results)
+                if on_record is not None:
+                    on_record(record)
+                else:
+                    log(generation_line(record))
         except KeyboardInterrupt:
             log(f"stopped: the run folder holds the last finished generation; continue with "
-                f"`socius league resume {self.run_dir}`")
+                f"`socius league resume {self.folder.path}`")
         finally:
             self._close(log)
-        return LeagueState.from_dict(json.loads((run_dir / STATE_FILE).read_text())["league"]) \
-            if (run_dir / STATE_FILE).is_file() else state
+        return saved_state(self.folder) if self.folder.has_saved_generation() else self.state
+
+    # --- the stages of a generation (play_generation calls them in order) ------------------
+    def care(self) -> dict[str, Care]:
+        """Each learning member's care, as the last saved generation left it."""
+        return {m.id: m.care for m in self.state.learners()}
+
+    def store_tickets(self, plan: list[TicketBatch]) -> None:
+        self._store("matches", matches_table([t for b in plan for t in b.tickets()],
+                                             self.folder.name, self.generation))
+
+    def store_steps(self, stats: list[RoundStats]) -> None:
+        for s in stats:
+            if s.steps is not None:
+                self._store("steps", s.steps)
+
+    def store_results(self, results: list[MatchResult]) -> None:
+        self._store("episodes", episodes_table(results, self.folder.name, self.generation))
+        self._store("matches", outcomes_table({r.match_id: r.family for r in results},
+                                              "finished", self.folder.name, self.generation))
+
+    def evolve(self, last: bool) -> tuple[GenerationOrders, dict[str, dict[str, np.ndarray]]]:
+        """Snapshots, resets and evolution copies as the league actor orders them, applied to
+        the learners; matches of members whose weights are reset or replaced are cancelled
+        (all matches after the `last` generation). Returns the orders and the weights to save,
+        by checkpoint name (learners and new snapshots)."""
+        weights = learner_states(self.group, self.learning)
+        orders = ray.get(self.league.close_generation.remote(
+            {m: state_digest(w) for m, w in weights.items()}))
+        replaced = {o.member for o in orders.snapshots if o.reset} | {
+            c.child for c in orders.copies}
+        if last:
+            self._cancel(None, RUN_FINISHED)
+        elif replaced:
+            self._cancel(replaced, MEMBER_RESET)
+        for order in orders.snapshots:
+            weights[order.snapshot] = weights[order.member]
+            self.frozen[order.snapshot] = WeightsHandle(state_digest(weights[order.member]),
+                                                        ray.put(weights[order.member]))
+            if order.reset:
+                weights[order.member] = self.initial[order.member]
+                set_learner_state(self.group, order.member, weights[order.member])
+        for copy in orders.copies:  # the child's optimizer state stays its own
+            weights[copy.child] = {k: v.copy() for k, v in weights[copy.parent].items()}
+            set_learner_state(self.group, copy.child, weights[copy.child])
+        self.loop.publish()  # the next generation's runners see resets, copies, snapshots
+        return orders, weights
+
+    def checkpoint(self, orders: GenerationOrders, weights: dict[str, dict[str, np.ndarray]]
+                   ) -> tuple[LeagueState, dict[str, Any]]:
+        """Learners and new snapshots saved, the lake's writes confirmed; returns the state
+        and what league.json is to hold (written last, by `register`, so it never names a
+        missing file or rows the lake does not list)."""
+        saved = ray.get(self.league.saved.remote())
+        self.state = LeagueState.from_dict(saved["league"])
+        for order in orders.snapshots:
+            self._save(order.member, weights[order.snapshot], order.snapshot, self.state,
+                       parent=order.member)
+        for member_id in self.learning:
+            self._save(member_id, weights[member_id], member_id, self.state)
+        self._confirm_writes()
+        return self.state, saved
+
+    def register(self, record: GenerationRecord, saved: dict[str, Any]) -> None:
+        """History first, then league.json: written last, it declares the generation saved (a
+        replayed generation's history line replaces this one); then the lake's generation
+        end, the MLflow mirror (every generation history.jsonl holds) and the live metrics."""
+        self.folder.append_history(record.as_dict())
+        self.folder.write(RunFolder.STATE, saved)
+        if self.writer is not None:
+            self._pending.append(self.writer.end_generation.remote(record.generation))
+        if self.mirror is not None:
+            self.mirror.request()
+        self.metrics.record(record)
+
+    def books(self, state: LeagueState) -> dict[str, Any]:
+        """The league's ticket books, checked against the matches the runners hold."""
+        books = state.tickets.counts()
+        books["runner_in_flight"] = sum(self.config.rollout.slots - free
+                                        for free in self.free_slots)
+        books["balanced"] = books["balanced"] and books["runner_in_flight"] == books["in_flight"]
+        return books
+
+    # --- the rest --------------------------------------------------------------------------
+    def _all_weights(self) -> dict[str, dict[str, np.ndarray]]:
+        return {**{m: ray.get(h.source) for m, h in self.frozen.items()},
+                **learner_states(self.group, self.learning)}
 
     def _close(self, log: Callable[[str], None]) -> None:
         """Shut down in order — learners, the lake's last writes, the mirror's last sync, the
@@ -408,16 +482,8 @@ class LeagueRun:
     def _cancelled(self, matches: dict[str, str], reason: str = RESUMED) -> None:
         """Cancellations into the lake's matches table."""
         if matches:
-            self._store("matches", outcomes_table(matches, "cancelled", self.run_dir.name,
+            self._store("matches", outcomes_table(matches, "cancelled", self.folder.name,
                                                   self.generation, reason))
-
-    def _books(self, state: LeagueState) -> dict[str, Any]:
-        """The league's ticket books, checked against the matches the runners hold."""
-        books = state.tickets.counts()
-        books["runner_in_flight"] = sum(self.config.tickets_per_round - free
-                                        for free in self.free_slots)
-        books["balanced"] = books["balanced"] and books["runner_in_flight"] == books["in_flight"]
-        return books
 
     def _store(self, table: str, data) -> None:
         """Hand rows to the lake writer without waiting (at most 16 writes in flight)."""
@@ -437,40 +503,6 @@ class LeagueRun:
         self._pending = []
         ray.get(self.writer.commit.remote())
 
-    def _after_generation(self, last: bool) -> tuple[LeagueState, dict[str, dict[str, np.ndarray]],
-                                                     dict[str, Any]]:
-        """Snapshots and resets as the league actor orders them; matches of members whose
-        weights are reset or replaced are cancelled (all matches after the `last` generation);
-        learners and snapshots are saved and the lake's writes confirmed. Returns the state,
-        the learners' weights and what league.json is to hold (the caller writes it last,
-        atomically, so it never names a missing file or rows the lake does not list)."""
-        weights = learner_states(self.group, self.learning)
-        orders = ray.get(self.league.close_generation.remote(
-            {m: state_digest(w) for m, w in weights.items()}))
-        replaced = {o.member for o in orders.snapshots if o.reset} | {
-            c.child for c in orders.copies}
-        if last:
-            self._cancel(None, RUN_FINISHED)
-        elif replaced:
-            self._cancel(replaced, MEMBER_RESET)
-        saved = ray.get(self.league.saved.remote())
-        state = LeagueState.from_dict(saved["league"])
-        for order in orders.snapshots:
-            self._save(order.member, weights[order.member], order.snapshot, state,
-                       parent=order.member)
-            self.frozen[order.snapshot] = WeightsHandle(state_digest(weights[order.member]),
-                                                        ray.put(weights[order.member]))
-            if order.reset:
-                weights[order.member] = self.initial[order.member]
-                set_learner_state(self.group, order.member, weights[order.member])
-        for copy in orders.copies:  # the child's optimizer state stays its own
-            weights[copy.child] = {k: v.copy() for k, v in weights[copy.parent].items()}
-            set_learner_state(self.group, copy.child, weights[copy.child])
-        for member_id in self.learning:
-            self._save(member_id, weights[member_id], member_id, state)
-        self._confirm_writes()
-        return state, weights, saved
-
     def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
               state: LeagueState, parent: str | None = None) -> None:
         net = SociusNet(self.net_config)
@@ -482,7 +514,17 @@ class LeagueRun:
         if parent is not None:
             lineage["parent"] = parent
         # overwriting is safe: a name is only reused when a crashed generation is played again
-        save_checkpoint(net, self.run_dir / "checkpoints" / name, overwrite=True, lineage=lineage)
+        save_checkpoint(net, self.folder.checkpoint(name), overwrite=True, lineage=lineage)
+
+
+
+def generation_line(record: GenerationRecord) -> str:
+    """One log line per generation: throughput, matches, members, the leaders."""
+    top = ", ".join(f"{m} {r:.1f}" for m, r in sorted(record.ratings.items(),
+                                                        key=lambda kv: -kv[1])[:4])
+    return (f"generation {record.generation}: {record.throughput['trained']:,.0f} agent-steps/s "
+            f"trained, {record.episodes} matches finished, {record.members} members; "
+            f"top: {top}")
 
 
 def _starting_weights(path: str, net_config: NetConfig) -> dict[str, np.ndarray]:
@@ -515,7 +557,7 @@ def members_table(state: LeagueState) -> str:
                         f"{coop}{'-':>12}")
             continue
         m = state.members[member_id]
-        care = f"{m.care.get('team', 0):.2f}/{m.care.get('others', 0):.2f}"
+        care = f"{m.care.team:.2f}/{m.care.others:.2f}"
         rows.append(f"{m.id:<32}{m.role.value:<18}{m.population:<12}{str(m.trainable):<10}"
                     f"{rating}{coop}{care:>12}")
     return "\n".join(rows)

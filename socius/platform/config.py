@@ -148,75 +148,164 @@ class PlacementConfig(Strict):
         return self
 
 
-class LeagueConfig(Strict):
-    """A whole league run."""
+class PPOConfig(Strict):
+    """PPO, the same for every learner of the league (RLlib's LearnerGroup trains them all)."""
 
-    name: str = Field("league", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-                      description="run name (the run folder starts with it): letters, digits, "
-                      "'_', '.', '-', at most 64, not starting with '.' or '-'")
-    seed: int = Field(0, description="seed of matchmaking and initial weights")
-    generations: int = Field(10, ge=1, description="generations to run")
-    rounds_per_generation: int = Field(12, ge=1, description="sample/learn rounds per generation")
-    tickets_per_round: int = Field(64, ge=1, description="matches each runner keeps in play "
-                                   "(its engine slots); a slot takes a new ticket when its "
-                                   "match ends")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    entropy: float = Field(0.01, ge=0, description="entropy bonus coefficient")
+    epochs: int = Field(4, ge=1, description="epochs over each round's batch")
+    minibatches: int = Field(4, ge=1, description="minibatches per epoch")
+    gamma: float = Field(0.99, gt=0, le=1, description="discount")
+    lambda_: float = Field(0.95, ge=0, le=1, alias="lambda", description="GAE lambda")
+    clip: float = Field(0.2, gt=0, description="ratio clipping")
+    tom_weight: float = Field(0.5, ge=0, description="weight of the theory-of-mind loss "
+                              "(predicting the other seats' actions)")
+
+
+class RolloutConfig(Strict):
+    """How the runners play: how many, how many matches each keeps in play, how long a round
+    is, and how experience becomes training data."""
+
+    runners: int = Field(1, ge=1, description="runner actors")
+    slots: int = Field(64, ge=1, description="matches each runner keeps in play (its engine "
+                       "slots); a slot takes a new ticket when its match ends")
     steps_per_round: int = Field(16, ge=1, description="steps of every match in play per "
                                  "round (a unit of learning: matches run on across rounds)")
-    match_episodes: int = Field(1, ge=1, description="episodes of its scenario each match lasts")
-    runners: int = Field(1, ge=1, description="runner actors")
-    populations: list[PopulationConfig] = Field(
-        default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")],
-        description="populations and their members by role")
-    scripted: list[str] = Field(
-        default_factory=lambda: ["tit_for_tat", "uniform_random"],
-        description="scripted background population (always_defect is never out-scored in a "
-        "social dilemma, so a default league's ratings leave it out)")
-    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
-                                      description="the scenario curriculum")
-    core: Literal["gru", "mlp"] = Field("gru", description="network core")
-    init_from: str | None = Field(
-        None, description="socius checkpoint folder every learner starts from (and exploiters "
-        "reset to); its network must match `core` and the scenarios' seat count")
-    lr: float = Field(1e-3, gt=0, description="learning rate")
-    entropy: float = Field(0.01, ge=0, description="PPO entropy bonus coefficient")
-    epochs: int = Field(4, ge=1, description="PPO epochs per round")
-    minibatches: int = Field(4, ge=1, description="PPO minibatches per epoch")
-    max_restarts: int = Field(3, ge=0, description="times the run starts again from its last "
-                              "saved generation when an actor dies (runner, lake writer, league "
-                              "actor, remote learner); then it stops with the resume command")
-    max_abs_weight: float = Field(1e4, gt=0, description="a learner whose weights go above this "
-                                  "(or non-finite) keeps its last good weights for the round")
-    divergence_strikes: int = Field(3, ge=1, le=10, description="rounds with a diverged "
-                                    "learner, among the last 10, that stop the run (lower the "
-                                    "learning rate)")
-    snapshot_every_steps: int = Field(10_000, ge=1,
-                                      description="agent-steps between snapshots of a member")
-    data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig,
-                                     description="the MLflow mirror")
-    placement: PlacementConfig = Field(default_factory=PlacementConfig,
-                                       description="where actors run on a cluster")
-    runs_dir: str = Field("runs", description="folder that holds run folders (on a cluster: "
-                          "an absolute path on storage every node shares)")
-    evolution: EvolutionConfig | None = Field(
-        None, description="exploit/explore of learners' weights and care (None: off)")
-    pfsp_weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
-        "squared", description="PFSP weighting of main agents and league exploiters")
-    curriculum: Literal["uniform", "learning_progress"] = Field(
-        "uniform", description="how scenarios are drawn: uniformly, or by learning progress "
-        "(gap between fast and slow moving averages of the learners' return per scenario)")
+    rounds_per_generation: int = Field(12, ge=1, description="sample/learn rounds per "
+                                       "generation")
+    explore_prob: float = Field(0.2, ge=0, le=1, description="share of a learning seat's "
+                                "episodes played with uniformly random actions (they train the "
+                                "theory-of-mind head only)")
+    reward_scale: float = Field(0.1, gt=0, description="rewards are multiplied by this before "
+                                "GAE (returns near 40 would saturate gradient clipping)")
+
+
+class MatchmakingConfig(Strict):
+    """Who plays with and against whom (the matchmaker's rules)."""
+
     main_opponents: Literal["pfsp", "uniform", "nash"] = Field(
         "pfsp", description="how main agents draw league opponents: PFSP, uniformly, or from "
         "the Nash mixture of the empirical meta-game")
+    weighting: Literal["squared", "variance", "linear", "linear_capped"] = Field(
+        "squared", description="PFSP weighting of main agents and league exploiters")
+    main_self_play: float = Field(0.35, ge=0, le=1, description="share of a main agent's "
+                                  "matches against itself")
+    main_scripted: float = Field(0.15, ge=0, le=1, description="share of a main agent's "
+                                 "matches against the scripted background")
+    scripted: tuple[str, ...] = Field(
+        ("tit_for_tat", "uniform_random"),
+        description="scripted background population (always_defect is never out-scored in a "
+        "social dilemma, so a default league's ratings leave it out)")
+    curriculum: Literal["uniform", "learning_progress"] = Field(
+        "uniform", description="how scenarios are drawn: uniformly, or by learning progress "
+        "(gap between fast and slow moving averages of the learners' return per scenario)")
+    match_episodes: int = Field(1, ge=1, description="episodes of its scenario each match "
+                                "lasts")
 
     @model_validator(mode="after")
-    def _check(self) -> LeagueConfig:
+    def _check(self) -> MatchmakingConfig:
         from socius.policies.scripted import PARTNERS
 
         for name in self.scripted:
             if name not in PARTNERS or name == "fixed_mixed":
                 raise ValueError(f"scripted: {name!r} is not a background partner (known: "
                                  f"{sorted(set(PARTNERS) - {'fixed_mixed'})})")
+        if self.main_self_play + self.main_scripted > 1:
+            raise ValueError(f"main_self_play + main_scripted: {self.main_self_play} + "
+                             f"{self.main_scripted} > 1")
+        return self
+
+
+class SnapshotsConfig(Strict):
+    """When learners are frozen into snapshots and exploiters restart."""
+
+    every_steps: int = Field(10_000, ge=1, description="agent-steps trained between snapshots "
+                             "of a member (exploiters: earlier once they beat their targets, "
+                             "after a tenth of this)")
+    exploiter_win_rate: float = Field(0.7, ge=0, le=1, description="win rate against its "
+                                      "targets at which an exploiter is snapshotted early")
+    league_exploiter_reset_prob: float = Field(0.25, ge=0, le=1, description="chance a league "
+                                               "exploiter restarts after a snapshot (main "
+                                               "exploiters always do, mains never)")
+
+
+class FaultsConfig(Strict):
+    """What the run survives, and when it stops instead."""
+
+    max_restarts: int = Field(3, ge=0, description="times the run starts again from its last "
+                              "saved generation when an actor dies (runner, lake writer, league "
+                              "actor, remote learner); then it stops with the resume command")
+    max_abs_weight: float = Field(1e4, gt=0, description="a learner whose weights go above this "
+                                  "(or non-finite) keeps its last good weights for the round")
+    divergence_strikes: int = Field(3, ge=1, le=10, description="rounds with a diverged "
+                                    "learner, among the last 10, that stop the run (lower "
+                                    "ppo.lr)")
+
+
+# Keys of the flat config of socius <= 0.4 and where each lives now.
+MOVED_KEYS = {
+    "lr": "ppo.lr", "entropy": "ppo.entropy", "epochs": "ppo.epochs",
+    "minibatches": "ppo.minibatches", "runners": "rollout.runners",
+    "tickets_per_round": "rollout.slots", "steps_per_round": "rollout.steps_per_round",
+    "rounds_per_generation": "rollout.rounds_per_generation",
+    "pfsp_weighting": "matchmaking.weighting", "main_opponents": "matchmaking.main_opponents",
+    "curriculum": "matchmaking.curriculum", "scripted": "matchmaking.scripted",
+    "match_episodes": "matchmaking.match_episodes",
+    "snapshot_every_steps": "snapshots.every_steps", "max_restarts": "faults.max_restarts",
+    "max_abs_weight": "faults.max_abs_weight",
+    "divergence_strikes": "faults.divergence_strikes",
+}
+
+
+class LeagueConfig(Strict):
+    """A whole league run: what it is, who is in it, what they play; the rest in sections."""
+
+    name: str = Field("league", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      description="run name (the run folder starts with it): letters, digits, "
+                      "'_', '.', '-', at most 64, not starting with '.' or '-'")
+    seed: int = Field(0, description="seed of matchmaking and initial weights")
+    generations: int = Field(10, ge=1, description="generations to run")
+    populations: list[PopulationConfig] = Field(
+        default_factory=lambda: [PopulationConfig(name="red"), PopulationConfig(name="blue")],
+        description="populations and their members by role")
+    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
+                                      description="the scenario curriculum")
+    core: Literal["gru", "mlp"] = Field("gru", description="network core")
+    init_from: str | None = Field(
+        None, description="socius checkpoint folder every learner starts from (and exploiters "
+        "reset to); its network must match `core` and the scenarios' seat count")
+    runs_dir: str = Field("runs", description="folder that holds run folders (on a cluster: "
+                          "an absolute path on storage every node shares)")
+    ppo: PPOConfig = Field(default_factory=PPOConfig, description="PPO")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig,
+                                   description="runners, rounds, exploration")
+    matchmaking: MatchmakingConfig = Field(default_factory=MatchmakingConfig,
+                                           description="who plays whom")
+    snapshots: SnapshotsConfig = Field(default_factory=SnapshotsConfig,
+                                       description="snapshots and exploiter resets")
+    evolution: EvolutionConfig | None = Field(
+        None, description="exploit/explore of learners' weights and care (None: off)")
+    data: DataConfig = Field(default_factory=DataConfig, description="the rollout lake")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig,
+                                     description="the MLflow mirror")
+    placement: PlacementConfig = Field(default_factory=PlacementConfig,
+                                       description="where actors run on a cluster")
+    faults: FaultsConfig = Field(default_factory=FaultsConfig,
+                                 description="restarts and the divergence guard")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_old_shape(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            moved = [f"`{key}` moved to `{MOVED_KEYS[key]}`" for key in data if key in MOVED_KEYS]
+            if moved:
+                raise ValueError("a config of the old, flat shape: " + "; ".join(moved))
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> LeagueConfig:
         if self.init_from is not None and not (Path(self.init_from) / "policy.json").is_file():
             raise ValueError(f"init_from: {self.init_from!r} is not a socius checkpoint folder "
                              "(no policy.json there)")
@@ -225,16 +314,21 @@ class LeagueConfig(Strict):
             raise ValueError(f"populations need distinct names, got {names}")
         if not any(p.main + p.main_exploiter + p.league_exploiter for p in self.populations):
             raise ValueError("the league needs at least one member")
-        if self.placement.learners > self.runners:
+        if self.placement.learners > self.rollout.runners:
             raise ValueError(f"placement.learners: {self.placement.learners} remote learners "
-                             f"but {self.runners} runners (each learner takes at least one "
-                             "runner's batch per round)")
+                             f"but {self.rollout.runners} runners (each learner takes at least "
+                             "one runner's batch per round)")
         return self
+
+    def as_json(self) -> dict[str, Any]:
+        """The config as the manifest stores it (and `LeagueConfig(**...)` reads back)."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": {"generations": 2, "rounds_per_generation": 2, "tickets_per_round": 16,
-              "steps_per_round": 8, "core": "mlp", "snapshot_every_steps": 200,
+    "smoke": {"generations": 2, "core": "mlp",
+              "rollout": {"rounds_per_generation": 2, "slots": 16, "steps_per_round": 8},
+              "snapshots": {"every_steps": 200},
               "scenarios": {"count": 4, "families": ["prisoners_dilemma", "public_goods"],
                             "max_players": 2, "p_fixed_horizon": 1.0, "horizon_range": [4, 8]}},
     "default": {},
@@ -269,6 +363,16 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     return loaded
 
 
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` over `base`, section by section (a profile's `rollout` keys survive a file
+    that sets other `rollout` keys)."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 profile: str | None = None) -> LeagueConfig:
     """Profile, then the YAML file, then `--set` overrides; one ConfigError names what is wrong."""
@@ -278,27 +382,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"unknown profile {profile!r} (known: {sorted(PROFILES)})")
         data = yaml.safe_load(yaml.safe_dump(PROFILES[profile]))
     if path is not None:
-        data.update(read_yaml_mapping(path, "config"))
+        data = _merged(data, read_yaml_mapping(path, "config"))
     for dotted in overrides or []:
         _set_dotted(data, dotted)
     try:
         return LeagueConfig(**data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-                             for e in exc.errors())
         where = f"{path}: " if path else ""
-        raise ConfigError(f"{where}invalid league config: {problems}") from None
+        raise ConfigError(f"{where}invalid league config: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Pydantic's errors as `key.path: message; ...`."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
+                     f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
 
 
 def config_reference() -> str:
     """Markdown reference of every league config key, generated from the models."""
     lines = ["# League configuration reference", "",
-             "Generated from `socius/platform/league/config.py` (`config_reference()`); a test "
+             "Generated from `socius/platform/config.py` (`config_reference()`); a test "
              "keeps this file in sync.", ""]
     for title, model in (("league", LeagueConfig), ("populations[]", PopulationConfig),
-                         ("scenarios", ScenarioConfig), ("evolution", EvolutionConfig),
+                         ("scenarios", ScenarioConfig), ("ppo", PPOConfig),
+                         ("rollout", RolloutConfig), ("matchmaking", MatchmakingConfig),
+                         ("snapshots", SnapshotsConfig), ("evolution", EvolutionConfig),
                          ("data", DataConfig), ("tracking", TrackingConfig),
-                         ("placement", PlacementConfig)):
+                         ("placement", PlacementConfig), ("faults", FaultsConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():
@@ -310,7 +420,11 @@ def config_reference() -> str:
                 default = [d.model_dump() for d in default]
             kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
             kind = kind.replace("typing.", "").replace("|", "or")
-            lines.append(f"| `{name}` | {kind} | `{default}` | {info.description or ''} |")
+            lines.append(f"| `{info.alias or name}` | {kind} | `{default}` | "
+                         f"{info.description or ''} |")
         lines.append("")
-    lines += ["## Profiles", "", *[f"- `{k}`: `{v}`" for k, v in PROFILES.items()], ""]
+    lines += ["## Profiles", "", *[f"- `{k}`: `{v}`" for k, v in PROFILES.items()], "",
+              "## Keys that moved", "", "A config of the old, flat shape is refused with "
+              "the key's new place:", "", *[f"- `{old}` -> `{new}`" for old, new in
+                                            MOVED_KEYS.items()], ""]
     return "\n".join(lines)

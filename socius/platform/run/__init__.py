@@ -1,0 +1,1 @@
+"""A league run: its actors, its generations and where they go (the run layer)."""
