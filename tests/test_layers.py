@@ -6,6 +6,7 @@ in this order (a module may import from its own layer and the ones before it):
     files, types, config, runfolder     the bottom: atomic files, hand-off types, config, paths
     data                                the rollout lake
     training                            runners, the round loop, weights
+    eval                                suites, the partner zoo's games, measures
     league                              league state, matchmaking, ratings, evolution
     registry, finetune                  MLflow mirror and registry, fine-tuning
     run                                 a league run and its generation
@@ -26,6 +27,7 @@ PLATFORM_LAYERS = (
     ("files", "types", "config", "runfolder"),
     ("data",),
     ("training",),
+    ("eval",),
     ("league",),
     ("registry", "finetune"),
     ("run",),
@@ -108,8 +110,8 @@ def test_an_upward_import_inside_the_platform_fails(tmp_path):
     lazy = copy / "platform" / "types.py"
     lazy.write_text(lazy.read_text() + "\n\ndef _f():\n    from socius.platform import run\n")
     assert upward_imports(copy) == [
-        "socius/platform/data/writer (layer 1) imports socius.platform.league.state (layer 3)",
-        "socius/platform/types (layer 0) imports socius.platform.run (layer 5)",
+        "socius/platform/data/writer (layer 1) imports socius.platform.league.state (layer 4)",
+        "socius/platform/types (layer 0) imports socius.platform.run (layer 6)",
     ]
 
 

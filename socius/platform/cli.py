@@ -332,6 +332,68 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve_agent(ref: str, tracking_uri: str | None, folder: Path):
+    """An evaluation player from a REF: `scripted:<name>`, a socius checkpoint folder, or a
+    registry reference (pulled into `folder`)."""
+    from socius.platform.eval.play import Player
+    from socius.policies.checkpoint import load_module
+
+    if ref.startswith("scripted:"):
+        return Player(ref, scripted=ref.removeprefix("scripted:"))
+    if (Path(ref) / "policy.json").is_file():
+        return Player(ref, net=load_module(ref))
+    if ref.startswith(("socius.", "runs:/")):
+        from socius.platform.registry import pull
+
+        if tracking_uri is None:
+            raise ValueError(f"{ref}: a registry reference needs --tracking-uri, --run RUN or "
+                             "MLFLOW_TRACKING_URI")
+        target = folder / f"ref{len(list(folder.iterdir()))}"
+        return Player(ref, net=load_module(pull(ref, target, tracking_uri)))
+    raise ValueError(f"{ref}: not a checkpoint folder (no policy.json), a registry reference "
+                     "(socius.<league>.<member>@alias, runs:/...) or scripted:<name>")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Agents on an evaluation suite: the zoo, learned partners, each other."""
+    import os
+    import tempfile
+
+    import torch
+
+    from socius.platform.eval.evaluate import evaluate, table
+    from socius.platform.eval.suites import ZOO, load_suite
+
+    torch.set_num_threads(1)
+    suite = load_suite(args.suite)  # an unknown suite fails before anything loads
+    uri = args.tracking_uri or (str(default_uri(args.run)) if args.run else
+                                os.environ.get("MLFLOW_TRACKING_URI"))
+    names = [p for p in (args.partners or "").split(",") if p]
+    zoo = [p for p in names if p in ZOO]
+    for name in names:
+        if name not in ZOO and not (Path(name) / "policy.json").is_file() and \
+                not name.startswith(("socius.", "runs:/")):
+            raise ValueError(f"unknown partner {name!r} (the zoo: {', '.join(ZOO)}; learned "
+                             "partners are checkpoint folders or registry references)")
+    with tempfile.TemporaryDirectory() as tmp:
+        agents = [resolve_agent(ref, uri, Path(tmp)) for ref in args.refs]
+        learned = [resolve_agent(p, uri, Path(tmp)) for p in (args.partners or "").split(",")
+                   if p and p not in ZOO]
+        report = evaluate(agents, suite, partners=zoo or None, learned=learned,
+                          episodes=args.episodes)
+    print(table(report))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report.as_dict(), indent=1, default=float))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def default_uri(run: str) -> str:
+    from socius.platform.registry import default_tracking_uri
+
+    return default_tracking_uri(Path(run))
+
+
 # --- the command table ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Arg:
@@ -441,6 +503,16 @@ COMMANDS = (
         arg("--out", default="finetuned", help="checkpoint folder to write"),
         arg("--name", help="registered as socius.finetuned.<name>"),
         arg("--seed", type=int, default=0), *REGISTRY_ARGS)),
+    Command(("eval",), cmd_eval, "evaluate agents on a suite: the partner zoo, learned "
+            "partners, each other", (
+                arg("refs", nargs="+", metavar="REF", help="a checkpoint folder, a registry "
+                    "reference (socius.<league>.<member>@champion) or scripted:<name>"),
+                arg("--suite", default="heldout", help="heldout, heldout_wide, dilemmas, "
+                    "classics or zero_sum"),
+                arg("--partners", help="comma-separated: zoo strategies and learned partners "
+                    "(checkpoints, registry references); default: the suite's zoo"),
+                arg("--episodes", type=int, help="episodes per cell (default: the suite's)"),
+                arg("--out", help="write the report as JSON here"), *REGISTRY_ARGS)),
     Command(("mirror",), cmd_mirror, "bring a run's MLflow mirror up to date", (
         arg("run", help="run folder"),
         arg("--tracking-uri", help="MLflow tracking URI (default: the run's own)"))),

@@ -128,6 +128,100 @@ class WinStayLoseShift(ScriptedPartner):
         return np.where(first, 0, np.where(stay, own_last, 1 - own_last))
 
 
+class GenerousTitForTat(ScriptedPartner):
+    """Tit-for-tat that forgives: after the others defected it still cooperates with
+    probability `generosity` (Nowak and Sigmund's 1/3), so one mistake does not echo forever."""
+
+    name = "generous_tit_for_tat"
+
+    def __init__(self, generosity: float = 1 / 3, threshold: float = 0.5, **kwargs):
+        if not 0 <= generosity <= 1:
+            raise ValueError(f"GenerousTitForTat.generosity must be in [0, 1], got {generosity}")
+        self.generosity, self.threshold = generosity, threshold
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        forgive = uniform < self.generosity
+        return np.where(first | (coop >= self.threshold) | forgive, 0, 1)
+
+
+class SuspiciousTitForTat(ScriptedPartner):
+    """Tit-for-tat that defects first: it must be shown cooperation before it gives any."""
+
+    name = "suspicious_tit_for_tat"
+
+    def __init__(self, threshold: float = 0.5, **kwargs):
+        self.threshold = threshold
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        return np.where(first, 1, np.where(coop >= self.threshold, 0, 1))
+
+
+class NoisyTitForTat(TitForTat):
+    """Tit-for-tat whose every move is flipped with probability `noise` (5%: a trembling hand):
+    a partner that a good reciprocator forgives rather than punishes forever."""
+
+    name = "tit_for_tat_noisy"
+
+    def __init__(self, noise: float = 0.05, **kwargs):
+        if not 0 <= noise <= 1:
+            raise ValueError(f"NoisyTitForTat.noise must be in [0, 1], got {noise}")
+        self.noise = noise
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        intended = super()._act(first, coop, own_last, state, uniform, n_actions)
+        return np.where(uniform < self.noise, 1 - intended, intended)
+
+
+class Extortion(ScriptedPartner):
+    """Press and Dyson's extortionate zero-determinant strategy Extort-3 (chi = 3 in the
+    textbook prisoner's dilemma T, R, P, S = 5, 3, 1, 0): after (own, others') moves CC, CD,
+    DC, DD it cooperates with probability 11/13, 1/2, 7/26, 0, which forces its surplus over
+    mutual defection to be three times its partner's. Cooperates first; "the others
+    cooperated" means at least `threshold` of them did."""
+
+    name = "extortion"
+
+    def __init__(self, probs: tuple[float, float, float, float] = (11 / 13, 1 / 2, 7 / 26, 0.0),
+                 threshold: float = 0.5, **kwargs):
+        self.probs, self.threshold = np.asarray(probs, np.float64), threshold
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        others_cooperated = coop >= self.threshold
+        index = 2 * (own_last == 1) + ~others_cooperated  # CC, CD, DC, DD
+        cooperate = uniform < self.probs[np.clip(index, 0, 3)]
+        return np.where(first | cooperate, 0, 1)
+
+
+class Alternator(ScriptedPartner):
+    """Cooperates, defects, cooperates, ... regardless of what anyone does."""
+
+    name = "alternator"
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        action = state.astype(np.int64).copy()
+        state ^= 1
+        return action
+
+
+class RandomCooperator(ScriptedPartner):
+    """Cooperates with probability `p` every round, whatever happens (random(p))."""
+
+    name = "random_cooperator"
+
+    def __init__(self, p: float = 0.5, **kwargs):
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomCooperator.p must be in [0, 1], got {p}")
+        self.p = p
+        super().__init__(**kwargs)
+
+    def _act(self, first, coop, own_last, state, uniform, n_actions):
+        return np.where(uniform < self.p, 0, 1)
+
+
 class FixedMixed(ScriptedPartner):
     """Plays action k with probability `probs[k]` every round, in any game with len(probs)
     actions."""
@@ -185,8 +279,10 @@ class UniformRandom(ScriptedPartner):
 
 
 PARTNERS: dict[str, type[ScriptedPartner]] = {
-    cls.name: cls for cls in (AlwaysCooperate, AlwaysDefect, TitForTat, GrimTrigger,
-                              WinStayLoseShift, FixedMixed, BiasedRandom, UniformRandom)
+    cls.name: cls for cls in (AlwaysCooperate, AlwaysDefect, TitForTat, GenerousTitForTat,
+                              SuspiciousTitForTat, NoisyTitForTat, GrimTrigger,
+                              WinStayLoseShift, Extortion, Alternator, RandomCooperator,
+                              FixedMixed, BiasedRandom, UniformRandom)
 }
 
 

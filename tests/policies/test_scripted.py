@@ -118,3 +118,55 @@ def test_play_against_refuses_a_partner_reading_another_layout():
     result = play_against(net, pd, make_partner("tit_for_tat", layout=net.config.layout), 4,
                           seed=0)
     assert result.steps == 12
+
+
+def _pd_play(name, opponent_moves, draws=None, **kwargs):
+    """The strategy's moves against a fixed sequence of opponent moves in the textbook
+    prisoner's dilemma, through the PettingZoo view (one seat, one game)."""
+    env_scenario = classic("prisoners_dilemma__textbook", horizon=len(opponent_moves))
+    from socius.envs import make_env
+
+    env = make_env(env_scenario)
+    obs, _ = env.reset(seed=0)
+    partner = make_partner(name, **kwargs)
+    partner._rng = np.random.default_rng(0) if draws is None else draws
+    moves = []
+    for theirs in opponent_moves:
+        mine = partner.act(obs["player_0"])
+        moves.append(mine)
+        obs, *_ = env.step({"player_0": mine, "player_1": theirs})
+    return moves
+
+
+def test_the_zoo_strategies_play_as_their_docstrings_say():
+    c, d = 0, 1
+    assert _pd_play("suspicious_tit_for_tat", [c, c, d, c]) == [d, c, c, d]
+    assert _pd_play("alternator", [c, d, c, d, d]) == [c, d, c, d, c]
+    # generous tit-for-tat forgives a defection about a third of the time
+    forgave = [_pd_play("generous_tit_for_tat", [d, d], np.random.default_rng(k))[1] == c
+               for k in range(300)]
+    assert 0.25 < np.mean(forgave) < 0.42
+    assert _pd_play("generous_tit_for_tat", [c, c, c]) == [c, c, c]
+    # tit-for-tat with a trembling hand: 5% of moves flipped
+    noisy = np.array([_pd_play("tit_for_tat_noisy", [c] * 20, np.random.default_rng(k))
+                      for k in range(50)])
+    assert 0.02 < noisy.mean() < 0.09
+    coin = np.array([_pd_play("random_cooperator", [c] * 20, np.random.default_rng(k), p=0.8)
+                     for k in range(30)])
+    assert 0.12 < coin.mean() < 0.28  # defects 1 - p of the time
+
+
+def test_extortion_cooperates_with_the_press_dyson_probabilities():
+    c, d = 0, 1
+    expected = {(c, c): 11 / 13, (c, d): 1 / 2, (d, c): 7 / 26, (d, d): 0.0}
+    partner = make_partner("extortion")
+    n = 20000
+    for (own, other), p in expected.items():
+        first = np.zeros(n, bool)
+        coop = np.full(n, 1.0 if other == c else 0.0)
+        own_last = np.full(n, own)
+        uniform = np.random.default_rng(1).random(n)
+        actions = partner._act(first, coop, own_last, partner.new_state(n), uniform,
+                               np.full(n, 2))
+        assert np.mean(actions == c) == pytest.approx(p, abs=0.01), (own, other)
+    assert _pd_play("extortion", [c]) == [c]  # it opens with cooperation

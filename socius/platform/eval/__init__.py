@@ -1,0 +1,1 @@
+"""Evaluation: agents against the partner zoo and each other on suites of held-out scenarios."""
