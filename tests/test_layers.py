@@ -3,12 +3,12 @@
 Across the package: envs (no torch, no ray) <- policies <- platform. Inside `socius/platform`,
 in this order (a module may import from its own layer and the ones before it):
 
-    files, types, config, runfolder     the bottom: atomic files, hand-off types, config, paths
+    files, types, runfolder             the bottom: atomic files, hand-off types, run folder paths
     data                                the rollout lake
     training                            runners, the round loop, weights
     eval                                suites, the partner zoo's games, measures
     league                              league state, matchmaking, ratings, evolution
-    registry, finetune                  MLflow mirror and registry, fine-tuning
+    registry, finetune, config          MLflow mirror and registry, fine-tuning, the config tree
     run                                 a league run and its generation
     ops, cli                            dashboard, jobs, progress, the command line
 """
@@ -24,12 +24,12 @@ FORBIDDEN = {
     "policies": ("socius.platform",),
 }
 PLATFORM_LAYERS = (
-    ("files", "types", "config", "runfolder"),
+    ("files", "types", "runfolder"),
     ("data",),
     ("training",),
     ("eval",),
     ("league",),
-    ("registry", "finetune"),
+    ("registry", "finetune", "config"),
     ("run",),
     ("ops", "cli"),
 )

@@ -382,6 +382,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(agents, suite, partners=zoo or None, learned=learned,
                           episodes=args.episodes)
     print(table(report))
+    for ref in args.refs:  # registered versions get their scores as metrics and tags
+        if ref.startswith("socius.") and uri:
+            from socius.platform.registry import record_eval
+
+            where = record_eval(ref, uri, suite.name, suite.hash, report.summary[ref])
+            print(f"recorded in MLflow: {where}")
     if args.out:
         Path(args.out).write_text(json.dumps(report.as_dict(), indent=1, default=float))
         print(f"wrote {args.out}")

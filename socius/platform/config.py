@@ -111,6 +111,34 @@ class TrackingConfig(Strict):
     mirror: bool = Field(True, description="mirror the run into MLflow in the background")
     uri: str | None = Field(None, description="tracking URI (default: MLFLOW_TRACKING_URI, "
                             "else sqlite:///<run>/mlflow.db)")
+    champion_by: Literal["rating", "eval"] = Field(
+        "rating", description="the registry's `champion` alias of a main agent: its snapshot "
+        "with the best rating, or with the best normalised score with the zoo on the `eval` "
+        "suite (needs an `eval` section; snapshots not evaluated yet are passed over)")
+
+
+class EvalConfig(Strict):
+    """Evaluation during the run (off unless the section is given): the learning members and
+    every snapshot not evaluated yet, on a suite against the partner zoo (`socius eval`)."""
+
+    every_generations: int = Field(2, ge=1, description="generations between evaluations "
+                                   "(the last generation is always evaluated)")
+    suite: str = Field("heldout", description="heldout, heldout_wide, dilemmas, classics or "
+                       "zero_sum")
+    partners: tuple[str, ...] | None = Field(None, description="zoo strategies (default: the "
+                                             "suite's)")
+    episodes: int | None = Field(None, ge=1, description="episodes per (scenario, partner) "
+                                 "cell (default: the suite's)")
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        from socius.platform.eval.suites import ZOO, load_suite
+
+        load_suite(self.suite)  # a SuiteError (a ValueError) names the known suites
+        for name in self.partners or ():
+            if name not in ZOO:
+                raise ValueError(f"partners: {name!r} is not in the zoo ({', '.join(ZOO)})")
+        return self
 
 
 class PlacementConfig(Strict):
@@ -294,6 +322,7 @@ class LeagueConfig(Strict):
                                        description="where actors run on a cluster")
     faults: FaultsConfig = Field(default_factory=FaultsConfig,
                                  description="restarts and the divergence guard")
+    eval: EvalConfig | None = Field(None, description="evaluation during the run (None: off)")
 
     @model_validator(mode="before")
     @classmethod
@@ -314,6 +343,18 @@ class LeagueConfig(Strict):
             raise ValueError(f"populations need distinct names, got {names}")
         if not any(p.main + p.main_exploiter + p.league_exploiter for p in self.populations):
             raise ValueError("the league needs at least one member")
+        if self.eval is not None:
+            from socius.platform.eval.suites import load_suite
+
+            seats = load_suite(self.eval.suite).max_players
+            if seats > self.scenarios.max_players:
+                raise ValueError(f"eval.suite: {self.eval.suite!r} has scenarios of {seats} "
+                                 "players, the league's networks seat scenarios.max_players="
+                                 f"{self.scenarios.max_players} (raise it, or pick a suite "
+                                 "that fits)")
+        if self.tracking.champion_by == "eval" and self.eval is None:
+            raise ValueError("tracking.champion_by: eval needs an `eval` section (which suite "
+                             "to score snapshots on)")
         if self.placement.learners > self.rollout.runners:
             raise ValueError(f"placement.learners: {self.placement.learners} remote learners "
                              f"but {self.rollout.runners} runners (each learner takes at least "
@@ -408,7 +449,8 @@ def config_reference() -> str:
                          ("rollout", RolloutConfig), ("matchmaking", MatchmakingConfig),
                          ("snapshots", SnapshotsConfig), ("evolution", EvolutionConfig),
                          ("data", DataConfig), ("tracking", TrackingConfig),
-                         ("placement", PlacementConfig), ("faults", FaultsConfig)):
+                         ("placement", PlacementConfig), ("faults", FaultsConfig),
+                         ("eval", EvalConfig)):
         lines += [f"## `{title}`", "", model.__doc__.strip(), "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():

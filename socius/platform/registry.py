@@ -25,8 +25,11 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from socius.platform.league.state import LeagueState, saved_state
 from socius.platform.runfolder import RunFolder
@@ -134,7 +137,19 @@ class Mirror:
             self.done["versions"][member.id] = version
             self._save()
             added["versions"].append(member.id)
-        self._set_champions(client, league, state)
+        scores = eval_scores(self.folder.history())
+        for member_id, version in self.done["versions"].items():  # evaluation as version tags
+            tagged = self.done.setdefault("eval_tagged", [])
+            if member_id in scores and member_id not in tagged:
+                member = state.members.get(member_id)
+                name = model_name(league, member.parent or member.id) if member else None
+                if name:
+                    client.set_model_version_tag(name, version, "eval_normalised_zoo",
+                                                 f"{scores[member_id]:.4f}")
+                    tagged.append(member_id)
+                    self._save()
+        by_eval = manifest["config"].get("tracking", {}).get("champion_by") == "eval"
+        self._set_champions(client, league, state, scores if by_eval else None)
         return added
 
     def _log_generation(self, client, run_id: str, record: dict[str, Any]) -> None:
@@ -153,6 +168,11 @@ class Mirror:
         metrics.append(Metric("agent_steps_trained", float(record["agent_steps_trained"]), 0,
                               step))
         metrics.append(Metric("episodes", float(record["episodes"]), 0, step))
+        for member_id, summary in ((record.get("eval") or {}).get("members") or {}).items():
+            for measure, value in summary.items():  # evaluation: scores of members, snapshots
+                if value is not None:
+                    metrics.append(Metric(f"eval/{_key(measure)}/{_key(member_id)}",
+                                          float(value), 0, step))
         for start in range(0, len(metrics), 500):
             client.log_batch(run_id, metrics=metrics[start: start + 500])
 
@@ -179,19 +199,34 @@ class Mirror:
                     self.run_dir, member.generation)}
         return client.create_model_version(name, source, run_id, tags=tags).version
 
-    def _set_champions(self, client, league: str, state: LeagueState) -> None:
-        """Alias `champion`: each main agent's best-rated snapshot by current ordinal."""
+    def _set_champions(self, client, league: str, state: LeagueState,
+                       scores: dict[str, float] | None = None) -> None:
+        """Alias `champion`: each main agent's best snapshot — by current rating (ordinal), or
+        with `scores` by evaluation score (snapshots without one are passed over)."""
         best: dict[str, tuple[float, str]] = {}
         for snap_id, version in self.done["versions"].items():
             member = state.members.get(snap_id)
-            if member is None or member.role.value != "main" or snap_id not in state.ratings:
+            if member is None or member.role.value != "main":
+                continue
+            if scores is None and snap_id not in state.ratings or \
+                    scores is not None and snap_id not in scores:
                 continue
             name = model_name(league, member.parent or member.id)
-            ordinal = state.ratings[snap_id].ordinal
+            ordinal = scores[snap_id] if scores is not None else state.ratings[snap_id].ordinal
             if name not in best or ordinal > best[name][0]:
                 best[name] = (ordinal, version)
         for name, (_, version) in best.items():
             client.set_registered_model_alias(name, "champion", version)
+
+
+def eval_scores(history: list[dict[str, Any]]) -> dict[str, float]:
+    """Each evaluated member's latest normalised score with the zoo (history.jsonl's `eval`)."""
+    scores = {}
+    for record in history:
+        for member_id, summary in ((record.get("eval") or {}).get("members") or {}).items():
+            if summary.get("normalised_zoo") is not None:
+                scores[member_id] = float(summary["normalised_zoo"])
+    return scores
 
 
 def _key(member_id: str) -> str:
@@ -291,6 +326,36 @@ def pull(ref: str, out: str | Path, tracking_uri: str) -> Path:
         raise CheckpointError(f"{ref}: weights sha256 {actual[:16]}... does not match the "
                               f"registry's {expected[:16]}... (tampered or corrupted artifact)")
     return local
+
+
+def record_eval(ref: str, tracking_uri: str, suite: str, suite_hash: str,
+                summary: dict[str, float]) -> str | None:
+    """An evaluation of a registered version, into MLflow: its finite measures as metrics
+    `eval/<suite>/<measure>` of the version's run, and as tags `eval.<suite>.<measure>` (with
+    the suite's hash) on the version. Returns `name/version` (None for runs:/ references)."""
+    if ref.startswith("runs:/"):
+        return None
+    from mlflow.entities import Metric
+
+    client = mlflow_client(tracking_uri)
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        version = max(client.search_model_versions(f"name='{name}'"),
+                      key=lambda v: int(v.version)) if alias == "latest" else \
+            client.get_model_version_by_alias(name, alias)
+    else:
+        name, number = ref.rsplit("/", 1)
+        version = client.get_model_version(name, number)
+    finite = {k: float(v) for k, v in summary.items() if v is not None and np.isfinite(v)}
+    if version.run_id:
+        stamp = int(time.time() * 1000)
+        client.log_batch(version.run_id, metrics=[
+            Metric(f"eval/{suite}/{_key(k)}", v, stamp, 0) for k, v in sorted(finite.items())])
+    client.set_model_version_tag(name, version.version, f"eval.{suite}.suite_hash", suite_hash)
+    for key, value in finite.items():
+        client.set_model_version_tag(name, version.version, f"eval.{suite}.{_key(key)}",
+                                     f"{value:.4f}")
+    return f"{name}/{version.version}"
 
 
 def registry_lineage(ref: str, tracking_uri: str) -> str:

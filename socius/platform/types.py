@@ -200,6 +200,8 @@ class GenerationRecord:
     tickets: Mapping[str, Any] = field(default_factory=dict)
     diverged_updates: int = 0  # over the run so far
     restarts: int = 0  # of the run, after actors died
+    # when evaluated: {"suite", "suite_hash", "members": {member: summary measures}}
+    eval: Mapping[str, Any] | None = None
     unix_time: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:

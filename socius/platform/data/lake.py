@@ -42,7 +42,7 @@ from socius.policies.checkpoint import fsync_path
 LAKE_VERSION = 1
 MANIFEST = "_manifest.jsonl"
 QUARANTINE = "_quarantine"
-TABLES = ("steps", "episodes", "matches")
+TABLES = ("steps", "episodes", "matches", "evals")
 
 
 class LakeError(ValueError):

@@ -15,7 +15,8 @@ generation's Parquet file can hold more matches than int16 counts, and variable 
 observations of any width (and version-2 shards) read as one table.
 
 The lake's other tables (episodes: one row per finished match; matches: one row when a ticket
-is issued and one when it ends, finished or cancelled — version 4) are defined here too.
+is issued and one when it ends, finished or cancelled — version 4; evals: one row per
+evaluated (agent, scenario, partner set)) are defined here too.
 """
 
 from __future__ import annotations
@@ -164,11 +165,30 @@ MATCH_FIELDS = [
     pa.field(REASON, pa.string()),
 ]
 
-TABLE_FIELDS = {"steps": FIELDS, "episodes": EPISODE_FIELDS, "matches": MATCH_FIELDS}
+# evaluation results: one row per (agent, scenario, partner set) of an evaluation (eval/)
+AGENT, SUITE, SUITE_HASH, PARTNERS = "agent", "suite", "suite_hash", "partners"
+EVAL_MEASURES = ("focal_return", "normalised", "cooperation", "efficiency", "equality",
+                 "sustainability", "peace", "tom_accuracy", "team_switches")
+EVAL_FIELDS = [
+    pa.field(RUN_ID, pa.string()),
+    pa.field(GENERATION, pa.uint32()),
+    pa.field(AGENT, pa.string()),
+    pa.field(SUITE, pa.string()),
+    pa.field(SUITE_HASH, pa.string()),
+    pa.field(SCENARIO_ID, pa.string()),
+    pa.field(FAMILY, pa.string()),
+    pa.field(PARTNERS, pa.string()),
+    pa.field(EPISODE, pa.uint32()),  # episodes played in the cell
+    *(pa.field(m, pa.float64()) for m in EVAL_MEASURES),
+]
+
+TABLE_FIELDS = {"steps": FIELDS, "episodes": EPISODE_FIELDS, "matches": MATCH_FIELDS,
+                "evals": EVAL_FIELDS}
 
 
 def table_schema(table: str, obs_version: int = 0) -> pa.Schema:
-    """Schema of one lake table (`steps`, `episodes`, `matches`) with the schema version."""
+    """Schema of one lake table (`steps`, `episodes`, `matches`, `evals`) with the schema
+    version."""
     if table == "steps":
         return schema(obs_version)
     if table not in TABLE_FIELDS:

@@ -38,6 +38,18 @@ def episodes_table(results: Sequence[MatchResult], run: str, generation: int) ->
         schema=schema.table_schema("episodes"))
 
 
+def evals_table(rows: Sequence[Mapping[str, object]], run: str, generation: int,
+                suite: str, suite_hash: str) -> pa.Table:
+    """Evaluation results (`eval.evaluate.CellResult`s as dicts) as lake rows."""
+    return pa.Table.from_pylist([{
+        schema.RUN_ID: run, schema.GENERATION: generation, schema.AGENT: r["agent"],
+        schema.SUITE: suite, schema.SUITE_HASH: suite_hash,
+        schema.SCENARIO_ID: r["scenario_id"], schema.FAMILY: r["family"],
+        schema.PARTNERS: r["partners"], schema.EPISODE: r["episodes"],
+        **{m: float(r[m]) for m in schema.EVAL_MEASURES}} for r in rows],
+        schema=schema.table_schema("evals"))
+
+
 def matches_table(tickets: Sequence[MatchTicket], run: str, generation: int) -> pa.Table:
     """The `issued` rows of these tickets."""
     return pa.Table.from_pylist([{
@@ -76,7 +88,8 @@ class LakeWriter:
         self.rows = {t: 0 for t in TABLES}
 
     def _keep(self, data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-        if self.fraction >= 1.0 or data.num_rows == 0:
+        if self.fraction >= 1.0 or data.num_rows == 0 or schema.MATCH_ID not in \
+                data.schema.names:  # evaluations are kept whole
             return data
         ids = data.column(schema.MATCH_ID)
         ids = ids.cast(pa.string()) if pa.types.is_dictionary(ids.type) else ids

@@ -10,7 +10,7 @@ Every second of a generation belongs to one stage, measured on the driver's time
     league/rate     results into payoffs, ratings, step counts and cooperation
     league/evolve   snapshots, exploiter resets, exploit/explore copies, applied to the learners
     checkpoint/     learners and snapshots saved, the lake's writes confirmed
-    eval/           evaluation (none yet)
+    eval/           every `eval.every_generations`: learners and new snapshots on a suite
     registry/       history.jsonl, league.json, the MLflow mirror, live metrics
 
 Runners play round k + 1 while the learners update on round k, so `env/` counts only the wait
@@ -93,15 +93,15 @@ def play_generation(run: LeagueRun, generation: int) -> tuple[GenerationRecord, 
     with clock("checkpoint/"):
         state, saved = run.checkpoint(orders, weights)
     with clock("eval/"):
-        pass  # held-out evaluation lands here (the evaluation issue)
+        evaluation = run.evaluate(generation, weights)
     with clock("registry/"):
-        record = generation_record(generation, state, played, clock, run)
+        record = generation_record(generation, state, played, clock, run, evaluation)
         run.register(record, saved)
     return record, played
 
 
 def generation_record(generation: int, state: LeagueState, played: Played, clock: StageClock,
-                      run: LeagueRun) -> GenerationRecord:
+                      run: LeagueRun, evaluation: dict | None = None) -> GenerationRecord:
     """What one generation did; its `stage_seconds` stop here (registering is the last stage,
     its seconds so far are counted, the few writes after this are not)."""
     seconds = clock.elapsed()
@@ -127,4 +127,5 @@ def generation_record(generation: int, state: LeagueState, played: Played, clock
         team_changes=sum(e.team_changes for e in episodes),
         rule_changes=sum(e.rule_changes for e in episodes),
         betrayals=sum(e.betrayals for e in episodes),
-        tickets=run.books(state), diverged_updates=run.guard.skipped, restarts=run.restarts)
+        tickets=run.books(state), diverged_updates=run.guard.skipped, restarts=run.restarts,
+        eval=evaluation)

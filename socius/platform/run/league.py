@@ -8,11 +8,13 @@ folder (runfolder.py).
 
 from __future__ import annotations
 
+import math
 import platform as host
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -314,6 +316,10 @@ class LeagueRun:
         self.loop = RoundLoop(self.group, self.runners, self.ppo, minibatch, self.learning,
                               self.frozen, self.guard)
         self.scenario_count = len(scenarios)
+        # snapshots whose evaluation is in history.jsonl (a restart evaluates the rest again)
+        self.evaluated = {m for record in run.history() for m in (record.get("eval") or {})
+                          .get("members", {}) if m in state.members and
+                          not state.members[m].trainable}
         self.metrics = LeagueMetrics(run.name)
         run.write(RunFolder.CLUSTER, place.cluster_record(self._actor_nodes()))
 
@@ -430,6 +436,40 @@ class LeagueRun:
             self._save(member_id, weights[member_id], member_id, self.state)
         self._confirm_writes()
         return self.state, saved
+
+    def evaluate(self, generation: int, weights: dict[str, dict[str, np.ndarray]]
+                 ) -> dict[str, Any] | None:
+        """When due (`eval.every_generations`, and the last generation): the learners and every
+        snapshot not evaluated yet, on the `eval` suite against the zoo; rows into the lake's
+        `evals` table; returns the summary for history.jsonl (None when not due)."""
+        cfg = self.config.eval
+        if cfg is None or ((generation + 1) % cfg.every_generations and
+                           generation != self.config.generations - 1):
+            return None
+        from socius.platform.data.writer import evals_table
+        from socius.platform.eval.evaluate import evaluate
+        from socius.platform.eval.play import Player
+        from socius.platform.eval.suites import load_suite
+
+        suite = load_suite(cfg.suite)
+        members = {m: w for m, w in weights.items() if m in self.state.members}
+        for member in self.state.members.values():  # snapshots of earlier generations
+            if not member.trainable and member.id not in self.evaluated | set(members):
+                members[member.id] = ray.get(self.frozen[member.id].source)
+        players = []
+        for member_id, state in sorted(members.items()):
+            net = SociusNet(self.net_config)
+            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+            players.append(Player(member_id, net=net.eval()))
+        report = evaluate(players, suite, partners=list(cfg.partners) if cfg.partners else None,
+                          cross_play=False, episodes=cfg.episodes)
+        self.evaluated |= {m for m in members if not self.state.members[m].trainable}
+        self._store("evals", evals_table([asdict(c) for c in report.cells], self.folder.name,
+                                         generation, suite.name, suite.hash))
+        return {"suite": suite.name, "suite_hash": suite.hash, "seconds": report.seconds,
+                "members": {m: {k: round(v, 4) if math.isfinite(v) else None  # JSON: no NaN
+                                for k, v in summary.items()}
+                            for m, summary in report.summary.items()}}
 
     def register(self, record: GenerationRecord, saved: dict[str, Any]) -> None:
         """History first, then league.json: written last, it declares the generation saved (a

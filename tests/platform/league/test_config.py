@@ -145,3 +145,19 @@ def test_a_profile_and_a_file_merge_section_by_section(tmp_path):
     mine.write_text("rollout:\n  runners: 2\n")
     config = load_config(mine, profile="smoke")
     assert config.rollout.runners == 2 and config.rollout.slots == 16  # smoke's slots survive
+
+
+def test_the_eval_section_is_checked_before_any_actor():
+    from socius.platform.config import ConfigError, load_config
+
+    config = load_config(profile="smoke", overrides=["eval.suite=zero_sum"])
+    assert config.eval.every_generations == 2 and config.tracking.champion_by == "rating"
+    for overrides, needle in [
+        (["eval.suite=nope"], "unknown suite 'nope'"),
+        (["eval.suite=zero_sum", "eval.partners=[saint]"], "'saint' is not in the zoo"),
+        (["eval.suite=heldout"], "eval.suite: 'heldout' has scenarios of 4 players, the "
+                                 "league's networks seat scenarios.max_players=2"),
+        (["tracking.champion_by=eval"], "champion_by: eval needs an `eval` section"),
+    ]:
+        with pytest.raises(ConfigError, match=needle):
+            load_config(profile="smoke", overrides=overrides)

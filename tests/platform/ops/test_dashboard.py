@@ -33,9 +33,33 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     from socius.platform.run.league import run_league
 
     run_dir = tmp_path / "run"
-    run_league(load_config(profile="smoke", overrides=["generations=3"]), run_dir,
-               log=lambda line: None)
+    # evaluated every 2 generations (and at the last) on the zero-sum suite, 2 players like
+    # the smoke league's networks; the champion chosen by that score
+    run_league(load_config(profile="smoke", overrides=[
+        "generations=3", "eval.every_generations=2", "eval.suite=zero_sum", "eval.episodes=4",
+        "tracking.champion_by=eval"]), run_dir, log=lambda line: None)
     data = dashboard_data(run_dir)
+    evals = [h for h in data["history"] if h.get("eval")]
+    assert [h["generation"] for h in evals] == [1, 2]
+    scored = {m for h in evals for m in h["eval"]["members"]}
+    assert {"main_0", "main_1"} <= scored and any("@" in m for m in scored)  # snapshots too
+    from socius.platform.data.lake import Lake
+
+    rows = Lake(run_dir / "lake", create=False).read("evals").to_pylist()
+    assert {r["agent"] for r in rows} == scored and {r["generation"] for r in rows} == {1, 2}
+    assert all(r["suite"] == "zero_sum" and r["suite_hash"] == evals[0]["eval"]["suite_hash"]
+               for r in rows)
+    from socius.platform.registry import eval_scores, mlflow_client
+
+    mirror = json.loads((run_dir / "mirror.json").read_text())
+    client = mlflow_client(mirror["tracking_uri"])
+    history = client.get_metric_history(mirror["run_id"], "eval/normalised_zoo/main_0")
+    assert [m.step for m in history] == [1, 2]
+    scores = eval_scores(data["history"])
+    champion = client.get_model_version_by_alias("socius.league.main_0", "champion")
+    best = max((v for v in scores if v.startswith("main_0@")), key=scores.get)
+    assert champion.tags["member"] == best
+    assert float(champion.tags["eval_normalised_zoo"]) == pytest.approx(scores[best], abs=1e-4)
     server = make_server(run_dir, port=0)
     assert server.server_address[0] == "127.0.0.1"  # loopback unless told otherwise
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -65,6 +89,13 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     assert "Population lineage" in dom and "main_0@" in dom
     assert "<svg" in dom and "polyline" in dom  # the ratings and throughput charts drew
     assert "Matches and faults" in dom and "balanced" in dom  # the ticket books per generation
+    evaluation = dom[dom.index("<h2>Evaluation</h2>"):]
+    assert "suite zero_sum" in evaluation
+    for member, summary in evals[-1]["eval"]["members"].items():
+        assert f">{member}<" in evaluation
+        if summary["normalised_zoo"] is not None:
+            shown = Decimal(summary["normalised_zoo"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            assert f">{shown}<" in evaluation
     # every stage's seconds of the last generation, and its share of the generation's time
     time_section = dom[dom.index("Time per stage"):]
     stages = data["history"][-1]["stage_seconds"]
