@@ -112,7 +112,8 @@ def next_commands(run: RunFolder, state) -> str:
     parents = sorted({m.parent for m in state.members.values() if not m.trainable and m.parent})
     if config.get("tracking", {}).get("mirror") and parents:
         model = f"socius.{config['name']}.{parents[0]}@champion"
-        lines += [f"  socius pull {model} --run {run.path} -o pulled",
+        lines += [f"  socius eval {model} --run {run.path} --suite heldout",
+                  f"  socius pull {model} --run {run.path} -o pulled",
                   f"  socius finetune --from {model} --run {run.path} "
                   "--scenario prisoners_dilemma__textbook --steps 20000"]
     return "\n".join(lines)
@@ -375,6 +376,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 not name.startswith(("socius.", "runs:/")):
             raise ValueError(f"unknown partner {name!r} (the zoo: {', '.join(ZOO)}; learned "
                              "partners are checkpoint folders or registry references)")
+    for ref in args.refs:  # learned partners from the agent's own run are its population
+        for name in names:
+            if _run_of(ref) is not None and _run_of(ref) == _run_of(name):
+                raise ValueError(f"learned partner {name} comes from the run of {ref} "
+                                 f"({_run_of(ref)}): partners must come from other runs or "
+                                 "seeds")
     with tempfile.TemporaryDirectory() as tmp:
         agents = [resolve_agent(ref, uri, Path(tmp)) for ref in args.refs]
         learned = [resolve_agent(p, uri, Path(tmp)) for p in (args.partners or "").split(",")
@@ -392,6 +399,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(report.as_dict(), indent=1, default=float))
         print(f"wrote {args.out}")
     return 0
+
+
+def _run_of(ref: str) -> Path | None:
+    """The run folder a checkpoint folder belongs to (`<run>/checkpoints/<name>`), if any."""
+    path = Path(ref).resolve()
+    if path.parent.name == "checkpoints" and RunFolder(path.parent.parent).is_run():
+        return path.parent.parent
+    return None
 
 
 def default_uri(run: str) -> str:

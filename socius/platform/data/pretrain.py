@@ -67,7 +67,9 @@ def load_examples(run_dir: str | Path, where: list[str] | None = None,
         raise ValueError(f"{run_dir}: no stored steps match {where or 'everything'}")
     match_ids = steps.column(schema.MATCH_ID).to_pylist()
     wanted = sorted(set(match_ids))
-    matches = lake.read("matches", filter=ds.field(schema.MATCH_ID).isin(wanted),
+    # a ticket's "issued" row holds its scenario; its "finished"/"cancelled" rows do not
+    matches = lake.read("matches", filter=ds.field(schema.MATCH_ID).isin(wanted) &
+                        ds.field(schema.SCENARIO_JSON).is_valid(),
                         columns=[schema.MATCH_ID, schema.SCENARIO_JSON])
     scenario_of = dict(zip(matches.column(schema.MATCH_ID).to_pylist(),
                            matches.column(schema.SCENARIO_JSON).to_pylist(), strict=True))

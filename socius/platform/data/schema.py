@@ -168,7 +168,8 @@ MATCH_FIELDS = [
 # evaluation results: one row per (agent, scenario, partner set) of an evaluation (eval/)
 AGENT, SUITE, SUITE_HASH, PARTNERS = "agent", "suite", "suite_hash", "partners"
 EVAL_MEASURES = ("focal_return", "normalised", "cooperation", "efficiency", "equality",
-                 "sustainability", "peace", "tom_accuracy", "team_switches")
+                 "sustainability", "peace", "tom_accuracy", "team_switches",
+                 "coalition_stability")
 EVAL_FIELDS = [
     pa.field(RUN_ID, pa.string()),
     pa.field(GENERATION, pa.uint32()),

@@ -49,6 +49,7 @@ class CellResult:
     peace: float  # share of steps without a betrayal
     tom_accuracy: float  # the agent's predictions of the others' actions (nan: scripted)
     team_switches: float  # team changes per episode
+    coalition_stability: float  # share of steps after which the teams stayed as they were
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,16 @@ def check_inputs(agents: list[Player], suite: Suite, partners: list[str],
                                                    for s in suite.scenarios):
             raise EvalError(f"{player.name} is defined for none of the scenarios of suite "
                             f"{suite.name!r} (it needs a game with a cooperative action)")
+    digests = {}
+    for player in [*agents, *learned]:
+        if player.net is not None:
+            digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in
+                                             player.net.state_dict().values())).hexdigest()
+            if digest in digests and player in learned:
+                raise EvalError(f"learned partner {player.name} has the same weights as "
+                                f"{digests[digest]}: partners must be other agents (self-play "
+                                "copies are evaluated anyway)")
+            digests.setdefault(digest, player.name)
     names = [p.name for p in [*agents, *learned]]
     if len(set(names)) != len(names):
         raise EvalError(f"agents and learned partners need distinct names, got {names}")
@@ -212,6 +223,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             "tom_accuracy": float(played.tom_hits[:, inst][focal_seat].sum() / tom)
             if tom else float("nan"),
             "team_switches": float(played.team_changes[inst].mean()),
+            "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
             "episodes": int(inst.size)}
     results = []
     reference_values: dict[str, dict[str, float]] = {}
@@ -229,7 +241,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             metrics.normalised(values["focal_return"], refs) if refs else float("nan"),
             values["cooperation"], values["efficiency"], values["equality"],
             values["sustainability"], values["peace"], values["tom_accuracy"],
-            values["team_switches"]))
+            values["team_switches"], values["coalition_stability"]))
     summary = {a.name: _summary([r for r in results if r.agent == a.name]) for a in agents}
     cross = _cross_play(agents, suite, results) if any(
         r.partners.startswith("agent:") for r in results) else None
@@ -244,6 +256,7 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
         values = [v for v in values if np.isfinite(v)]
         return float(np.mean(values)) if values else float("nan")
 
+    rows = [r for r in rows if not r.partners.startswith("agent:")]  # cross-play apart
     zoo = [r for r in rows if r.partners in ZOO]
     learned = [r for r in rows if r.partners.startswith("learned:")]
     coop_with = {}
@@ -254,15 +267,15 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
     out = {"normalised_zoo": mean(r.normalised for r in zoo),
            "normalised_learned": mean(r.normalised for r in learned),
            "focal_return_self": mean(r.focal_return for r in rows if r.partners == SELF),
-           "cooperation": mean(r.cooperation for r in rows if not r.partners.startswith(
-               "agent:")),
+           "cooperation": mean(r.cooperation for r in rows),
            "conditional_cooperation": metrics.conditional_cooperation(coop_with, RECIPROCATORS),
            "efficiency": mean(r.efficiency for r in rows),
            "equality": mean(r.equality for r in rows),
            "sustainability": mean(r.sustainability for r in rows),
            "peace": mean(r.peace for r in rows),
            "tom_accuracy": mean(r.tom_accuracy for r in rows),
-           "team_switches": mean(r.team_switches for r in rows)}
+           "team_switches": mean(r.team_switches for r in rows),
+           "coalition_stability": mean(r.coalition_stability for r in rows)}
     out.update({f"cooperation_with/{p}": c for p, c in sorted(coop_with.items())})
     return out
 
@@ -312,8 +325,9 @@ def table(report: EvalReport) -> str:
                      f"{mean(r.cooperation for r in rows):>8.2f}")
     if report.cross_play:
         cp = report.cross_play
-        lines += ["", f"cross-play (rows: agent, columns: partners) self-play {cp['self_play']:.2f}"
-                  f" cross-play {cp['cross_play']:.2f} gap {cp['gap']:.2f}"]
+        lines += ["", f"cross-play: focal return of the row agent with every other seat the "
+                  f"column agent (columns in row order); self-play {cp['self_play']:.2f}, "
+                  f"cross-play {cp['cross_play']:.2f}, gap {cp['gap']:.2f}"]
         for name, row, mass in zip(cp["agents"], cp["matrix"], cp["alpha_rank"], strict=True):
             lines.append(f"{name[:35]:<36}" + "".join(f"{v:>9.2f}" for v in row)
                          + f"   alpha-rank {mass:.3f}")

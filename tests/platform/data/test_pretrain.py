@@ -9,7 +9,7 @@ import torch
 from socius.envs import classic
 from socius.platform.data.lake import Lake
 from socius.platform.data.pretrain import behaviour_clone, load_examples, parse_where, pretrain
-from socius.platform.data.writer import matches_table
+from socius.platform.data.writer import matches_table, outcomes_table
 from socius.platform.training.runner import Runner
 from socius.platform.types import MatchTicket
 from socius.policies.checkpoint import load_module, read_manifest
@@ -26,6 +26,10 @@ def test_cloning_tit_for_tat_reproduces_its_actions(tmp_path):
     lake = Lake(run / "lake")
     lake.write_by_family("steps", stats.steps, "run", 0)
     lake.write_by_family("matches", matches_table(tickets, "run", 0), "run", 0)
+    # as in a league, each match's end is a row of its own (no scenario in it)
+    lake.write_by_family("matches", outcomes_table({t.match_id: "prisoners_dilemma"
+                                                    for t in tickets}, "finished", "run", 0),
+                         "run", 0)
     result = pretrain(run, tmp_path / "tft", where=["member=scripted:tit_for_tat"], epochs=20)
     assert result["heldout"] > 300 and result["heldout_accuracy"] >= 0.98, result
     assert read_manifest(tmp_path / "tft")["lineage"]["where"] == ["member=scripted:tit_for_tat"]

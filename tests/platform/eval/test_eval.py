@@ -131,6 +131,20 @@ def test_bad_input_is_refused_before_anything_plays(tmp_path):
         evaluate([scripted("tit_for_tat")], load_suite("zero_sum"))
     assert main(["eval", "scripted:tit_for_tat", "--suite", "nope"]) == 2
     assert main(["eval", str(tmp_path)]) == 2  # no checkpoint there
+    net = SociusNet(NetConfig(max_players=4, core="mlp"))
+    with pytest.raises(EvalError, match="learned partner copy has the same weights as agent"):
+        evaluate([Player("agent", net=net)], load_suite("dilemmas"),
+                 learned=[Player("copy", net=net)])
+    # a partner from the agent's own run is its own population
+    from socius.platform.runfolder import RunFolder
+    from socius.policies.checkpoint import save_checkpoint
+
+    run = RunFolder.create(tmp_path / "run")
+    run.write(RunFolder.MANIFEST, {"config": {}})
+    for name in ("main_0", "main_1"):
+        save_checkpoint(SociusNet(NetConfig(max_players=4, core="mlp")), run.checkpoint(name))
+    assert main(["eval", str(run.checkpoint("main_0")), "--suite", "dilemmas",
+                 "--partners", str(run.checkpoint("main_1"))]) == 2
 
 
 def test_socius_eval_writes_json_with_the_suite_hash(tmp_path, capsys):
