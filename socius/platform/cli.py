@@ -389,6 +389,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(agents, suite, partners=zoo or None, learned=learned,
                           episodes=args.episodes)
     print(table(report))
+    if args.run:  # the run's lake keeps the rows (its last saved generation, run id "eval")
+        store_evals(RunFolder(args.run), report)
     for ref in args.refs:  # registered versions get their scores as metrics and tags
         if ref.startswith("socius.") and uri:
             from socius.platform.registry import record_eval
@@ -399,6 +401,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(report.as_dict(), indent=1, default=float))
         print(f"wrote {args.out}")
     return 0
+
+
+def store_evals(run: RunFolder, report) -> None:
+    """An evaluation's rows into a run's lake (`evals` table, under the run's name and its
+    last saved generation)."""
+    from dataclasses import asdict
+
+    from socius.platform.data.lake import Lake
+    from socius.platform.data.writer import evals_table
+    from socius.platform.league.state import saved_state
+
+    generation = saved_state(run).generation
+    rows = evals_table([asdict(c) for c in report.cells], run.name, generation, report.suite,
+                       report.suite_hash)
+    Lake(run.lake, create=False).write_by_family("evals", rows, run.name, generation)
+    print(f"stored {rows.num_rows} rows in {run.lake} (table evals)")
 
 
 def _run_of(ref: str) -> Path | None:

@@ -60,6 +60,18 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     best = max((v for v in scores if v.startswith("main_0@")), key=scores.get)
     assert champion.tags["member"] == best
     assert float(champion.tags["eval_normalised_zoo"]) == pytest.approx(scores[best], abs=1e-4)
+    # `socius eval` of the registered champion: rows into the run's lake, scores into MLflow
+    from socius.platform.cli import main
+
+    assert main(["eval", "socius.league.main_0@champion", "--run", str(run_dir), "--suite",
+                 "zero_sum", "--episodes", "2"]) == 0
+    cli_rows = [r for r in Lake(run_dir / "lake", create=False).read("evals").to_pylist()
+                if r["agent"] == "socius.league.main_0@champion"]
+    assert cli_rows and {r["generation"] for r in cli_rows} == {2}
+    version = client.get_model_version("socius.league.main_0", champion.version)
+    assert "eval.zero_sum.normalised_zoo" in version.tags
+    assert version.tags["eval.zero_sum.suite_hash"] == evals[0]["eval"]["suite_hash"]
+    assert client.get_metric_history(version.run_id, "eval/zero_sum/normalised_zoo")
     server = make_server(run_dir, port=0)
     assert server.server_address[0] == "127.0.0.1"  # loopback unless told otherwise
     threading.Thread(target=server.serve_forever, daemon=True).start()

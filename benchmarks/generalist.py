@@ -1,0 +1,136 @@
+"""Generalists: run `configs/generalist.yaml` for several seeds, pull each run's champion from
+the registry as a user would, and measure the issue's goals with the evaluation suites.
+
+    python benchmarks/generalist.py [--seeds 5] [--set generations=60] [--out results.json]
+
+Goal 1 (reciprocity, `dilemmas`): cooperation >= 0.9 with tit-for-tat, generous TFT and
+win-stay-lose-shift, <= 0.1 with always-defect (here over all its moves, first ones included:
+stricter than "after its first 3"), >= 0.8 with TFT under 5% noise, conditional cooperation
+>= 0.8. Goal 2 (strangers, `heldout`): normalised score >= 0.8 with the zoo and with the other
+seeds' champions (learned partners it never met). Printed per seed, then mean and 95% CI
+(t distribution) over seeds, and met / not met. Goals 3-5 (transfer, reciprocity under selection,
+the theory-of-mind ablation) are other benchmarks' (`pretrain_finetune.py`,
+`league_cooperation.py`) or not built yet; this script says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+from socius.platform.config import load_config  # noqa: E402
+from socius.platform.eval.evaluate import evaluate  # noqa: E402
+from socius.platform.eval.play import Player  # noqa: E402
+from socius.platform.eval.suites import load_suite  # noqa: E402
+from socius.platform.registry import default_tracking_uri, eval_scores, pull  # noqa: E402
+from socius.platform.run.league import run_league  # noqa: E402
+from socius.platform.runfolder import RunFolder  # noqa: E402
+from socius.policies.checkpoint import load_module  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
+GOAL1 = {"cooperation_with/tit_for_tat": (">=", 0.9),
+         "cooperation_with/generous_tit_for_tat": (">=", 0.9),
+         "cooperation_with/win_stay_lose_shift": (">=", 0.9),
+         "cooperation_with/always_defect": ("<=", 0.1),
+         "cooperation_with/tit_for_tat_noisy": (">=", 0.8),
+         "conditional_cooperation": (">=", 0.8)}
+GOAL2 = {"heldout/normalised_zoo": (">=", 0.8), "heldout/normalised_learned": (">=", 0.8)}
+
+
+def champion(run: RunFolder) -> tuple[str, Path]:
+    """The run's champion as a user finds it: the main agent whose `champion` (chosen by the
+    evaluation score) scores best, pulled from the run's registry."""
+    scores = eval_scores(run.history())
+    mains = {m: s for m, s in scores.items() if m.startswith("main_") and "@" in m}
+    best = max(mains, key=mains.get)
+    name = run.manifest()["config"]["name"]
+    ref = f"socius.{name}.{best.split('@')[0]}@champion"
+    return ref, pull(ref, run.path / "pulled", default_tracking_uri(run.path))
+
+
+def ci95(values: list[float]) -> tuple[float, float]:
+    from scipy import stats
+
+    a = np.asarray([v for v in values if np.isfinite(v)], np.float64)
+    if a.size < 2:
+        return (float(a.mean()) if a.size else float("nan")), float("nan")
+    return float(a.mean()), float(stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) /
+                                  np.sqrt(a.size))
+
+
+def met(value: float, rule: tuple[str, float]) -> bool:
+    op, bound = rule
+    return bool(np.isfinite(value) and (value >= bound if op == ">=" else value <= bound))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--set", action="append", default=[], help="config overrides")
+    parser.add_argument("--out", help="write every figure as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    work = Path(tempfile.mkdtemp(prefix="generalist-"))
+    runs = []
+    for seed in range(args.seeds):
+        config = load_config(CONFIG, [f"seed={seed}", f"name=generalist{seed}", *args.set])
+        start = time.perf_counter()
+        run_league(config, work / f"seed{seed}", log=lambda line: None)
+        run = RunFolder(work / f"seed{seed}")
+        ref, path = champion(run)
+        runs.append({"seed": seed, "seconds": time.perf_counter() - start, "champion": ref,
+                     "path": path, "generations": config.generations})
+        print(f"seed {seed}: {config.generations} generations in {runs[-1]['seconds']:.0f} s, "
+              f"champion {ref}", flush=True)
+    ray.shutdown()
+    dilemmas, heldout = load_suite("dilemmas"), load_suite("heldout")
+    figures = []
+    for r in runs:
+        agent = Player(r["champion"], net=load_module(r["path"]).eval())
+        others = [Player(o["champion"], net=load_module(o["path"]).eval()) for o in runs
+                  if o is not r]
+        d = evaluate([agent], dilemmas).summary[agent.name]
+        h = evaluate([agent], heldout, learned=others).summary[agent.name]
+        row = {"seed": r["seed"], "seconds": r["seconds"],
+               **{k: d.get(k, float("nan")) for k in GOAL1},
+               "heldout/normalised_zoo": h["normalised_zoo"],
+               "heldout/normalised_learned": h["normalised_learned"],
+               "dilemmas/cooperation": d["cooperation"], "dilemmas/tom_accuracy":
+                   d["tom_accuracy"]}
+        figures.append(row)
+        print(f"seed {r['seed']}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()
+                                                 if k != "seed"), flush=True)
+    print("\ngoal figures over seeds (mean +- 95% CI):")
+    verdicts = {}
+    for goal, rules in (("1 reciprocates", GOAL1), ("2 strangers", GOAL2)):
+        ok = True
+        for key, rule in rules.items():
+            mean, half = ci95([f[key] for f in figures])
+            good = met(mean, rule)
+            ok &= good
+            print(f"  goal {goal}: {key} {mean:.2f} +- {half:.2f} (wants {rule[0]} {rule[1]}): "
+                  f"{'met' if good else 'not met'}")
+        verdicts[goal] = ok
+    for goal in verdicts:
+        print(f"goal {goal}: {'MET' if verdicts[goal] else 'NOT MET'}")
+    print("goal 3 transfer: benchmarks/pretrain_finetune.py (not run here)")
+    print("goal 4 reciprocity under selection: benchmarks/league_cooperation.py (not run here)")
+    print("goal 5 theory-of-mind ablation: not built yet")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"figures": figures, "verdicts": verdicts,
+                                              "overrides": args.set}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
