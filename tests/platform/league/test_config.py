@@ -57,7 +57,7 @@ def test_example_configs_are_valid():
 
     folder = Path(__file__).resolve().parents[3] / "configs"
     names = sorted(p.stem for p in folder.glob("*.yaml"))
-    assert names == ["full_space", "mixed_motive", "zero_sum"]
+    assert names == ["full_space", "generalist", "mixed_motive", "zero_sum"]
     for path in folder.glob("*.yaml"):
         assert load_config(path).name == path.stem
 
