@@ -103,18 +103,25 @@ def _league(args: argparse.Namespace, work: Callable[..., Any], generations: int
 
 
 def next_commands(run: RunFolder, state) -> str:
-    """What to try with a finished run, with its own paths."""
+    """What to try with a finished run, with its own paths (and the command as it was
+    called: `.venv/bin/socius` from scripts/league.sh)."""
+    from socius.platform.eval.suites import load_suite
+
     config = run.manifest()["config"]
+    socius_command = sys.argv[0] if Path(sys.argv[0]).name == "socius" else "socius"
     lines = [f"run folder: {run.path}", "next:",
-             f"  socius dashboard {run.path}",
-             f"  socius data inspect {run.path}"]
+             f"  {socius_command} dashboard {run.path}",
+             f"  {socius_command} data inspect {run.path}"]
     # a member with a snapshot has a registered model with a `champion` alias
     parents = sorted({m.parent for m in state.members.values() if not m.trainable and m.parent})
     if config.get("tracking", {}).get("mirror") and parents:
         model = f"socius.{config['name']}.{parents[0]}@champion"
-        lines += [f"  socius eval {model} --run {run.path} --suite heldout",
-                  f"  socius pull {model} --run {run.path} -o pulled",
-                  f"  socius finetune --from {model} --run {run.path} "
+        seats = config.get("scenarios", {}).get("max_players", 4)
+        suite = next(name for name in ("heldout", "dilemmas", "zero_sum")
+                     if load_suite(name).max_players <= seats)  # zero_sum: 2 players
+        lines += [f"  {socius_command} eval {model} --run {run.path} --suite {suite}",
+                  f"  {socius_command} pull {model} --run {run.path} -o pulled",
+                  f"  {socius_command} finetune --from {model} --run {run.path} "
                   "--scenario prisoners_dilemma__textbook --steps 20000"]
     return "\n".join(lines)
 
