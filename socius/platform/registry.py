@@ -202,19 +202,19 @@ class Mirror:
     def _set_champions(self, client, league: str, state: LeagueState,
                        scores: dict[str, float] | None = None) -> None:
         """Alias `champion`: each main agent's best snapshot — by current rating (ordinal), or
-        with `scores` by evaluation score (snapshots without one are passed over)."""
-        best: dict[str, tuple[float, str]] = {}
+        with `scores` by evaluation score; snapshots without a rating (or score) come after
+        every one with, newest first (so a main with snapshots always has a champion)."""
+        best: dict[str, tuple[tuple[int, float], str]] = {}
         for snap_id, version in self.done["versions"].items():
             member = state.members.get(snap_id)
             if member is None or member.role.value != "main":
                 continue
-            if scores is None and snap_id not in state.ratings or \
-                    scores is not None and snap_id not in scores:
-                continue
             name = model_name(league, member.parent or member.id)
-            ordinal = scores[snap_id] if scores is not None else state.ratings[snap_id].ordinal
-            if name not in best or ordinal > best[name][0]:
-                best[name] = (ordinal, version)
+            value = scores.get(snap_id) if scores is not None else (
+                state.ratings[snap_id].ordinal if snap_id in state.ratings else None)
+            key = (1, value) if value is not None else (0, float(member.generation))
+            if name not in best or key > best[name][0]:
+                best[name] = (key, version)
         for name, (_, version) in best.items():
             client.set_registered_model_alias(name, "champion", version)
 

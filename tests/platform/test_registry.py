@@ -79,11 +79,22 @@ def test_mirror_registers_snapshots_moves_aliases_and_pulls_exact_weights(tmp_pa
     champion = client.get_model_version_by_alias("socius.lg.main_0", "champion")
     assert champion.tags["member"] == "main_0@5"
     assert len(client.get_metric_history(run_id, "rating/main_0")) == 2
+    # snapshots not rated yet: after every rated one; a main with none rated gets its newest
+    state.generation = 6
+    for member in (snapshot("main_0", 6), Member("main_1", "blue", Role.MAIN),
+                   snapshot("main_1", 4), snapshot("main_1", 6)):
+        state.members[member.id] = member
+    write_run(run, state, config)
+    Mirror(run, tracking_uri=uri).sync()
+    assert client.get_model_version_by_alias("socius.lg.main_0", "champion").tags["member"] \
+        == "main_0@5"
+    assert client.get_model_version_by_alias("socius.lg.main_1", "champion").tags["member"] \
+        == "main_1@6"
     # pull: bit-exact, by alias, by version, newest as `latest`
     local = pull("socius.lg.main_0@champion", tmp_path / "pulled", uri)
     original = (run / "checkpoints" / "main_0@5" / "weights.safetensors").read_bytes()
     assert (local / "weights.safetensors").read_bytes() == original
-    assert resolve("socius.lg.main_0@latest", uri)[1]["member"] == "main_0@5"
+    assert resolve("socius.lg.main_0@latest", uri)[1]["member"] == "main_0@6"
     assert resolve("socius.lg.main_0/1", uri)[1]["member"] == "main_0@1"
     # a tampered artifact in the store fails the sha256 check
     stored = Path(champion.source.removeprefix("file://")) / "weights.safetensors"
