@@ -8,7 +8,8 @@ win-stay-lose-shift, <= 0.1 with always-defect (here over all its moves, first o
 stricter than "after its first 3"), >= 0.8 with TFT under 5% noise, conditional cooperation
 >= 0.8. Goal 2 (strangers, `heldout`): normalised score >= 0.8 with the zoo and with the other
 seeds' champions (learned partners it never met). Printed per seed, then mean and 95% CI
-(t distribution) over seeds, and met / not met. Goals 3-5 (transfer, reciprocity under selection,
+(t distribution) over seeds; a goal is met when the whole interval is on its side, not met when
+all of it is on the other, undecided otherwise. Goals 3-5 (transfer, reciprocity under selection,
 the theory-of-mind ablation) are other benchmarks' (`pretrain_finetune.py`,
 `league_cooperation.py`) or not built yet; this script says so.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +53,8 @@ def champion(run: RunFolder) -> tuple[str, Path]:
     """The run's champion as a user finds it: the main agent whose `champion` (chosen by the
     evaluation score) scores best, pulled from the run's registry."""
     scores = eval_scores(run.history())
-    mains = {m: s for m, s in scores.items() if m.startswith("main_") and "@" in m}
+    mains = {m: s for m, s in scores.items()  # main agents' snapshots (not exploiters')
+             if re.fullmatch(r"main_\d+@\d+", m)}
     best = max(mains, key=mains.get)
     name = run.manifest()["config"]["name"]
     ref = f"socius.{name}.{best.split('@')[0]}@champion"
@@ -68,9 +71,17 @@ def ci95(values: list[float]) -> tuple[float, float]:
                                   np.sqrt(a.size))
 
 
-def met(value: float, rule: tuple[str, float]) -> bool:
+def verdict(mean: float, half: float, rule: tuple[str, float]) -> str:
+    """met: the whole 95% interval on the goal's side; not met: all of it on the other;
+    undecided: the interval straddles the bound (or has no width: fewer than 2 seeds)."""
     op, bound = rule
-    return bool(np.isfinite(value) and (value >= bound if op == ">=" else value <= bound))
+    if not np.isfinite(mean):
+        return "not measured"
+    low, high = (mean - half, mean + half) if np.isfinite(half) else (mean, mean)
+    good, bad = (low >= bound, high < bound) if op == ">=" else (high <= bound, low > bound)
+    if not np.isfinite(half):
+        return ("met" if good else "not met") + " (one seed: no interval)"
+    return "met" if good else "not met" if bad else "undecided"
 
 
 def main() -> None:
@@ -78,22 +89,30 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], help="config overrides")
     parser.add_argument("--out", help="write every figure as JSON here")
+    parser.add_argument("--reuse", help="a folder of finished runs (seed0, seed1, ...): "
+                        "evaluate them again without running leagues")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    work = Path(tempfile.mkdtemp(prefix="generalist-"))
+    if not args.reuse:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    work = Path(args.reuse or tempfile.mkdtemp(prefix="generalist-"))
+    print(f"runs under {work}", flush=True)
     runs = []
     for seed in range(args.seeds):
         config = load_config(CONFIG, [f"seed={seed}", f"name=generalist{seed}", *args.set])
         start = time.perf_counter()
-        run_league(config, work / f"seed{seed}", log=lambda line: None)
+        if not args.reuse:
+            run_league(config, work / f"seed{seed}", log=lambda line: None)
         run = RunFolder(work / f"seed{seed}")
         ref, path = champion(run)
-        runs.append({"seed": seed, "seconds": time.perf_counter() - start, "champion": ref,
+        seconds = sum(r["seconds"] for r in run.history())  # the league's generations
+        runs.append({"seed": seed, "seconds": seconds, "champion": ref,
                      "path": path, "generations": config.generations})
-        print(f"seed {seed}: {config.generations} generations in {runs[-1]['seconds']:.0f} s, "
+        print(f"seed {seed}: {config.generations} generations, {runs[-1]['seconds']:.0f} s in "
+              f"generations ({time.perf_counter() - start:.0f} s here), "
               f"champion {ref}", flush=True)
-    ray.shutdown()
+    if not args.reuse:
+        ray.shutdown()
     dilemmas, heldout = load_suite("dilemmas"), load_suite("heldout")
     figures = []
     for r in runs:
@@ -114,16 +133,16 @@ def main() -> None:
     print("\ngoal figures over seeds (mean +- 95% CI):")
     verdicts = {}
     for goal, rules in (("1 reciprocates", GOAL1), ("2 strangers", GOAL2)):
-        ok = True
+        states = []
         for key, rule in rules.items():
             mean, half = ci95([f[key] for f in figures])
-            good = met(mean, rule)
-            ok &= good
+            states.append(verdict(mean, half, rule))
             print(f"  goal {goal}: {key} {mean:.2f} +- {half:.2f} (wants {rule[0]} {rule[1]}): "
-                  f"{'met' if good else 'not met'}")
-        verdicts[goal] = ok
-    for goal in verdicts:
-        print(f"goal {goal}: {'MET' if verdicts[goal] else 'NOT MET'}")
+                  f"{states[-1]}")
+        verdicts[goal] = "met" if all(s == "met" for s in states) else "not met" if any(
+            s.startswith("not met") for s in states) else "undecided"
+    for goal, state in verdicts.items():
+        print(f"goal {goal}: {state.upper()}")
     print("goal 3 transfer: benchmarks/pretrain_finetune.py (not run here)")
     print("goal 4 reciprocity under selection: benchmarks/league_cooperation.py (not run here)")
     print("goal 5 theory-of-mind ablation: not built yet")
