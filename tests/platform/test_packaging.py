@@ -61,3 +61,10 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_smoke_league(tmp_path):
     state = json.loads((run_dir / "league.json").read_text())["league"]
     assert state["generation"] == 1 and (run_dir / "checkpoints" / "main_0").is_dir()
     assert "main_0" in league.stdout
+    # the evaluation suites travel in the wheel (package data)
+    evaluation = subprocess.run([str(venv / "bin" / "socius"), "eval", "scripted:tit_for_tat",
+                                 "--suite", "dilemmas", "--episodes", "1", "--partners",
+                                 "always_defect"], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=300)
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert "suite dilemmas v1" in evaluation.stdout
