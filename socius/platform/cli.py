@@ -290,7 +290,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tracking_uri(args: argparse.Namespace) -> str:
+def _tracking_uri(args: argparse.Namespace, required: bool = True) -> str | None:
+    """--tracking-uri, else the run's own store (--run), else MLFLOW_TRACKING_URI; when none
+    is given, an error (`required`) or None."""
     import os
 
     from socius.platform.registry import default_tracking_uri
@@ -301,6 +303,8 @@ def _tracking_uri(args: argparse.Namespace) -> str:
         return default_tracking_uri(Path(args.run))
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
+    if not required:
+        return None
     raise ValueError("say where the registry is: --tracking-uri, --run RUN or "
                      "MLFLOW_TRACKING_URI")
 
@@ -350,7 +354,7 @@ def resolve_agent(ref: str, tracking_uri: str | None, folder: Path):
         return Player(ref, scripted=ref.removeprefix("scripted:"))
     if (Path(ref) / "policy.json").is_file():
         return Player(ref, net=load_module(ref))
-    if ref.startswith(("socius.", "runs:/")):
+    if _is_registry_reference(ref):
         from socius.platform.registry import pull
 
         if tracking_uri is None:
@@ -362,9 +366,12 @@ def resolve_agent(ref: str, tracking_uri: str | None, folder: Path):
                      "(socius.<league>.<member>@alias, runs:/...) or scripted:<name>")
 
 
+def _is_registry_reference(ref: str) -> bool:
+    return ref.startswith(("socius.", "runs:/"))
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Agents on an evaluation suite: the zoo, learned partners, each other."""
-    import os
     import tempfile
 
     import torch
@@ -374,13 +381,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     suite = load_suite(args.suite)  # an unknown suite fails before anything loads
-    uri = args.tracking_uri or (str(default_uri(args.run)) if args.run else
-                                os.environ.get("MLFLOW_TRACKING_URI"))
+    uri = _tracking_uri(args, required=False)
     names = [p for p in (args.partners or "").split(",") if p]
     zoo = [p for p in names if p in ZOO]
     for name in names:
         if name not in ZOO and not (Path(name) / "policy.json").is_file() and \
-                not name.startswith(("socius.", "runs:/")):
+                not _is_registry_reference(name):
             raise ValueError(f"unknown partner {name!r} (the zoo: {', '.join(ZOO)}; learned "
                              "partners are checkpoint folders or registry references)")
     for ref in args.refs:  # learned partners from the agent's own run are its population
@@ -391,12 +397,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                  "seeds")
     with tempfile.TemporaryDirectory() as tmp:
         agents = [resolve_agent(ref, uri, Path(tmp)) for ref in args.refs]
-        learned = [resolve_agent(p, uri, Path(tmp)) for p in (args.partners or "").split(",")
-                   if p and p not in ZOO]
+        learned = [resolve_agent(p, uri, Path(tmp)) for p in names if p not in ZOO]
         report = evaluate(agents, suite, partners=zoo or None, learned=learned,
                           episodes=args.episodes)
     print(table(report))
-    if args.run:  # the run's lake keeps the rows (its last saved generation, run id "eval")
+    if args.run:  # the run's lake keeps the rows (under its last saved generation)
         store_evals(RunFolder(args.run), report)
     for ref in args.refs:  # registered versions get their scores as metrics and tags
         if ref.startswith("socius.") and uri:
@@ -432,12 +437,6 @@ def _run_of(ref: str) -> Path | None:
     if path.parent.name == "checkpoints" and RunFolder(path.parent.parent).is_run():
         return path.parent.parent
     return None
-
-
-def default_uri(run: str) -> str:
-    from socius.platform.registry import default_tracking_uri
-
-    return default_tracking_uri(Path(run))
 
 
 # --- the command table ------------------------------------------------------------------------

@@ -291,22 +291,24 @@ def resolve(ref: str, tracking_uri: str) -> tuple[str, dict[str, str]]:
     `name@latest` is the newest version."""
     if ref.startswith("runs:/"):
         return ref, {}
-    client = mlflow_client(tracking_uri)
+    version = model_version(mlflow_client(tracking_uri), ref, tracking_uri)
+    return version.source, dict(version.tags)
+
+
+def model_version(client, ref: str, tracking_uri: str):
+    """The MLflow model version of `name@alias`, `name/version` or `name@latest` (newest)."""
     if "@" in ref:
         name, alias = ref.split("@", 1)
         if alias == "latest":
             versions = client.search_model_versions(f"name='{name}'")
             if not versions:
                 raise ValueError(f"{ref}: no versions of {name!r} in {tracking_uri}")
-            version = max(versions, key=lambda v: int(v.version))
-        else:
-            version = client.get_model_version_by_alias(name, alias)
-    elif "/" in ref:
+            return max(versions, key=lambda v: int(v.version))
+        return client.get_model_version_by_alias(name, alias)
+    if "/" in ref:
         name, number = ref.rsplit("/", 1)
-        version = client.get_model_version(name, number)
-    else:
-        raise ValueError(f"{ref!r}: expected name@alias, name/version or runs:/...")
-    return version.source, dict(version.tags)
+        return client.get_model_version(name, number)
+    raise ValueError(f"{ref!r}: expected name@alias, name/version or runs:/...")
 
 
 def pull(ref: str, out: str | Path, tracking_uri: str) -> Path:
@@ -338,14 +340,8 @@ def record_eval(ref: str, tracking_uri: str, suite: str, suite_hash: str,
     from mlflow.entities import Metric
 
     client = mlflow_client(tracking_uri)
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-        version = max(client.search_model_versions(f"name='{name}'"),
-                      key=lambda v: int(v.version)) if alias == "latest" else \
-            client.get_model_version_by_alias(name, alias)
-    else:
-        name, number = ref.rsplit("/", 1)
-        version = client.get_model_version(name, number)
+    version = model_version(client, ref, tracking_uri)
+    name = version.name
     finite = {k: float(v) for k, v in summary.items() if v is not None and np.isfinite(v)}
     if version.run_id:
         stamp = int(time.time() * 1000)

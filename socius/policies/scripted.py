@@ -128,34 +128,30 @@ class WinStayLoseShift(ScriptedPartner):
         return np.where(first, 0, np.where(stay, own_last, 1 - own_last))
 
 
-class GenerousTitForTat(ScriptedPartner):
+class GenerousTitForTat(TitForTat):
     """Tit-for-tat that forgives: after the others defected it still cooperates with
     probability `generosity` (Nowak and Sigmund's 1/3), so one mistake does not echo forever."""
 
     name = "generous_tit_for_tat"
 
-    def __init__(self, generosity: float = 1 / 3, threshold: float = 0.5, **kwargs):
+    def __init__(self, generosity: float = 1 / 3, **kwargs):
         if not 0 <= generosity <= 1:
             raise ValueError(f"GenerousTitForTat.generosity must be in [0, 1], got {generosity}")
-        self.generosity, self.threshold = generosity, threshold
+        self.generosity = generosity
         super().__init__(**kwargs)
 
     def _act(self, first, coop, own_last, state, uniform, n_actions):
-        forgive = uniform < self.generosity
-        return np.where(first | (coop >= self.threshold) | forgive, 0, 1)
+        intended = super()._act(first, coop, own_last, state, uniform, n_actions)
+        return np.where(uniform < self.generosity, 0, intended)
 
 
-class SuspiciousTitForTat(ScriptedPartner):
+class SuspiciousTitForTat(TitForTat):
     """Tit-for-tat that defects first: it must be shown cooperation before it gives any."""
 
     name = "suspicious_tit_for_tat"
 
-    def __init__(self, threshold: float = 0.5, **kwargs):
-        self.threshold = threshold
-        super().__init__(**kwargs)
-
     def _act(self, first, coop, own_last, state, uniform, n_actions):
-        return np.where(first, 1, np.where(coop >= self.threshold, 0, 1))
+        return np.where(first, 1, super()._act(first, coop, own_last, state, uniform, n_actions))
 
 
 class NoisyTitForTat(TitForTat):

@@ -225,14 +225,17 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             "team_switches": float(played.team_changes[inst].mean()),
             "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
             "episodes": int(inst.size)}
+    refs_of: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
+    for (focal, s, set_name), values in stats.items():
+        if focal.startswith("ref:"):
+            refs_of[(s, set_name)][focal] = values["focal_return"]
     results = []
     reference_values: dict[str, dict[str, float]] = {}
     for (focal, s, set_name), values in stats.items():
         if focal.startswith("ref:"):
             continue
         scenario = suite.scenarios[s]
-        refs = {f: v["focal_return"] for (f, s2, p), v in stats.items()
-                if f.startswith("ref:") and s2 == s and p == set_name}
+        refs = refs_of.get((s, set_name), {})
         if refs:
             reference_values[f"{scenario.id}|{set_name}"] = refs
         results.append(CellResult(
@@ -252,10 +255,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
 def _summary(rows: list[CellResult]) -> dict[str, float]:
     """An agent's figures over the suite: normalised score with the zoo and with learned
     partners, cooperation, conditional cooperation, social outcomes, theory of mind."""
-    def mean(values) -> float:
-        values = [v for v in values if np.isfinite(v)]
-        return float(np.mean(values)) if values else float("nan")
-
+    mean = _finite_mean
     rows = [r for r in rows if not r.partners.startswith("agent:")]  # cross-play apart
     zoo = [r for r in rows if r.partners in ZOO]
     learned = [r for r in rows if r.partners.startswith("learned:")]
@@ -278,6 +278,12 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
            "coalition_stability": mean(r.coalition_stability for r in rows)}
     out.update({f"cooperation_with/{p}": c for p, c in sorted(coop_with.items())})
     return out
+
+
+def _finite_mean(values) -> float:
+    """The mean of the finite values (nan when there are none)."""
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _cross_play(agents: list[Player], suite: Suite, rows: list[CellResult]) -> dict[str, Any]:
@@ -316,13 +322,10 @@ def table(report: EvalReport) -> str:
     for r in report.cells:
         by[(r.agent, r.partners)].append(r)
     for (agent, partners), rows in sorted(by.items()):
-        def mean(values):
-            values = [v for v in values if np.isfinite(v)]
-            return float(np.mean(values)) if values else float("nan")
         lines.append(f"{agent[:35]:<36}{partners[:27]:<28}"
-                     f"{mean(r.focal_return for r in rows):>9.2f}"
-                     f"{mean(r.normalised for r in rows):>8.2f}"
-                     f"{mean(r.cooperation for r in rows):>8.2f}")
+                     f"{_finite_mean(r.focal_return for r in rows):>9.2f}"
+                     f"{_finite_mean(r.normalised for r in rows):>8.2f}"
+                     f"{_finite_mean(r.cooperation for r in rows):>8.2f}")
     if report.cross_play:
         cp = report.cross_play
         lines += ["", f"cross-play: focal return of the row agent with every other seat the "

@@ -64,10 +64,10 @@ class Played:
 
 
 class _Seats:
-    """The (seat, instance) pairs each player plays, and its per-pair memory."""
+    """Each player's per-(seat, instance) memory: a scripted strategy's state, a recurrent
+    net's hidden state."""
 
-    def __init__(self, players: list[Player], seat_player: np.ndarray, layout, seed: int):
-        self.players, self.seat_player = players, seat_player
+    def __init__(self, players: list[Player], seat_player: np.ndarray, layout):
         self.partners: list[ScriptedPartner | None] = [
             make_partner(p.scripted, layout=layout) if p.scripted else None for p in players]
         m, b = seat_player.shape
@@ -93,18 +93,16 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
     seeds = np.array([cells[c].seed * 1_000_003 + e for c, e in zip(index, episode_of,
                                                                     strict=True)], np.uint64)
     engine.reset(seeds, out)
-    seats = _Seats(players, seat_player, engine.layout, 0)
-    step = np.zeros(b, np.uint64)
+    seats = _Seats(players, seat_player, engine.layout)
     book = MatchBook(engine)
     book.start(np.arange(b))
     live = np.ones(b, bool)
-    steps = np.zeros(b, np.int64)
+    step = 0  # every instance starts together: the loop's count is each one's step
     tom_hits, tom_steps = np.zeros((m, b), np.int64), np.zeros((m, b), np.int64)
     betrayal_steps, mutual = np.zeros(b, np.int64), np.zeros(b, bool)
     stock_sum = np.zeros(b)
     capacity = engine.catalog.game_stock[:, 0]
     results = {}
-    first = np.ones(b, bool)
     while live.any():
         actions = np.zeros((m, b), np.int64)
         moves = np.zeros((m, b), np.int64)
@@ -122,7 +120,7 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
                 result = net(torch.from_numpy(obs), h)
                 if state is not None:
                     state[who, inst] = result["state"].numpy()
-                u = _uniform(seeds[inst], who, step[inst], 2)
+                u = _uniform(seeds[inst], who, step, 2)
                 actions[who, inst] = _sample(result["action_logits"], u[0])
                 if engine.any_coalition:
                     moves[who, inst] = _sample(result["team_logits"], u[1])
@@ -131,11 +129,11 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
                 memory = seats.memory[p]
                 mem = memory[who, inst]
                 actions[who, inst] = seats.partners[p].act_rows(
-                    rows, mem, _uniform(seeds[inst], who, step[inst], 1)[0])
+                    rows, mem, _uniform(seeds[inst], who, step, 1)[0])
                 memory[who, inst] = mem
         # theory of mind: each net seat's prediction of every other present seat's action
         other = engine.present[None, :, :] & ~np.eye(m, dtype=bool)[:, :, None]
-        judged = other & (predicted >= 0) & (live & ~first)[None, None, :]
+        judged = other & (predicted >= 0) & (live & (step > 0))[None, None, :]
         tom_hits += (judged & (predicted == actions[None, :, :])).sum(1)
         tom_steps += judged.sum(1)
         # peace: a step where someone defects right after every present seat cooperated
@@ -154,29 +152,29 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
         book.feed(actions[None], game_before[None], out.rewards[None], done[None],
                   episode[None], (teams_before != engine.teams).any(0)[None],
                   (game_before != engine.game)[None])
-        steps += live
-        step += np.uint64(1)
+        step += 1
         for match in book.finished:
             results[match.instance] = match
         book.finished.clear()
         live &= ~done
-        first = np.zeros(b, bool)
     returns = np.zeros((m, b))
+    steps = np.zeros(b, np.int64)
     cooperated_total, could = np.zeros((m, b), np.int64), np.zeros((m, b), np.int64)
     team_changes = np.zeros(b, np.int64)
     for k, match in results.items():
         n = len(match.returns)
         returns[:n, k], cooperated_total[:n, k] = match.returns, match.cooperated
         could[:n, k], team_changes[k] = match.could_cooperate, match.team_changes
+        steps[k] = match.steps
     stock_fraction = np.where(stock_sum > 0, stock_sum / np.maximum(steps, 1), np.nan)
     return Played(index, returns, steps, cooperated_total, could, betrayal_steps, team_changes,
                   stock_fraction, tom_hits, tom_steps)
 
 
-def _uniform(seeds: np.ndarray, seat: np.ndarray, step: np.ndarray, streams: int) -> np.ndarray:
+def _uniform(seeds: np.ndarray, seat: np.ndarray, step: int, streams: int) -> np.ndarray:
     """`[streams, N]` uniform draws in [0, 1): a hash of (instance seed, seat, step, stream)."""
     key = rng.mix(seeds ^ (seat.astype(np.uint64) * rng.GOLDEN))
-    key = rng.step_key(key, step)
+    key = rng.step_key(key, np.uint64(step))
     return np.stack([rng.uniform(key, 100 + k) for k in range(streams)])
 
 

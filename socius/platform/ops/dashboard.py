@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from socius.platform.league.ratings import leaderboard
-from socius.platform.league.state import LeagueState
-from socius.platform.runfolder import RunFolder, RunFolderError
+from socius.platform.league.state import LeagueState, saved_state
+from socius.platform.runfolder import RunFolder
 
 HEATMAP_MEMBERS = 24  # the strongest members shown in the win-rate heatmap
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -29,10 +29,7 @@ def dashboard_data(run_dir: str | Path) -> dict[str, Any]:
     run = RunFolder(run_dir)
     manifest = run.manifest()
     saved = run.read_optional(RunFolder.STATE)  # none before the first generation ends
-    try:
-        state = LeagueState.from_dict(saved["league"]) if saved else LeagueState()
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunFolderError(f"{run.file(RunFolder.STATE)}: damaged ({exc})") from None
+    state = saved_state(run, saved) if saved else LeagueState()
     history = run.history()
     rated = dict(leaderboard(state.ratings))
     members = []

@@ -41,7 +41,6 @@ class Played:
     # per member or scripted partner: [cooperative actions, steps where cooperating was possible]
     cooperation: dict[str, list[int]] = field(default_factory=dict)
     free_slots: list[int] | None = None  # each runner's free slots after the last round
-    episode_returns: list[float] = field(default_factory=list)
 
     def add(self, stats: list[RoundStats]) -> None:
         """One round: every runner's stats, in runner order."""
@@ -50,7 +49,6 @@ class Played:
             self.agent_steps_sampled += s.agent_steps_sampled
             self.agent_steps_trained += s.agent_steps_trainable
             self.match_results.extend(s.results)
-            self.episode_returns.extend(s.episode_returns)
             for member, steps in s.steps_by_member.items():
                 self.steps_by_member[member] = self.steps_by_member.get(member, 0) + steps
             for member, (cooperated, possible) in s.cooperation.items():
