@@ -51,12 +51,14 @@ GOAL2 = {"heldout/normalised_zoo": (">=", 0.8), "heldout/normalised_learned": ("
 
 def champion(run: RunFolder) -> tuple[str, Path]:
     """The run's champion as a user finds it: the main agent whose `champion` (chosen by the
-    evaluation score) scores best, pulled from the run's registry."""
-    scores = eval_scores(run.history())
+    config's `eval.score`) scores best, pulled from the run's registry."""
+    config = run.manifest()["config"]
+    scores = eval_scores(run.history(), config["eval"].get("score", "normalised_zoo"))
     mains = {m: s for m, s in scores.items()  # main agents' snapshots (not exploiters')
              if re.fullmatch(r"main_\d+@\d+", m)}
-    best = max(mains, key=mains.get)
-    name = run.manifest()["config"]["name"]
+    # no snapshot scored yet (a short run): the registry's champion is main_0's newest snapshot
+    best = max(mains, key=mains.get) if mains else "main_0"
+    name = config["name"]
     ref = f"socius.{name}.{best.split('@')[0]}@champion"
     return ref, pull(ref, run.path / "pulled", default_tracking_uri(run.path))
 

@@ -113,8 +113,11 @@ class TrackingConfig(Strict):
                             "else sqlite:///<run>/mlflow.db)")
     champion_by: Literal["rating", "eval"] = Field(
         "rating", description="the registry's `champion` alias of a main agent: its snapshot "
-        "with the best rating, or with the best normalised score with the zoo on the `eval` "
-        "suite (needs an `eval` section; snapshots not evaluated yet are passed over)")
+        "with the best rating, or with the best `eval.score` on the `eval` suite (needs an "
+        "`eval` section; snapshots not evaluated yet are passed over)")
+
+
+EvalScore = Literal["normalised_zoo", "conditional_cooperation", "efficiency", "cooperation"]
 
 
 class EvalConfig(Strict):
@@ -129,6 +132,10 @@ class EvalConfig(Strict):
                                              "suite's)")
     episodes: int | None = Field(None, ge=1, description="episodes per (scenario, partner) "
                                  "cell (default: the suite's)")
+    score: EvalScore = Field("normalised_zoo", description="the measure that ranks evaluated "
+                             "snapshots (`tracking.champion_by: eval`): the normalised score "
+                             "with the zoo rewards exploiting the zoo's cooperators too; "
+                             "conditional cooperation rewards reciprocity")
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:

@@ -137,14 +137,15 @@ class Mirror:
             self.done["versions"][member.id] = version
             self._save()
             added["versions"].append(member.id)
-        scores = eval_scores(self.folder.history())
+        measure = (manifest["config"].get("eval") or {}).get("score", "normalised_zoo")
+        scores = eval_scores(self.folder.history(), measure)
         for member_id, version in self.done["versions"].items():  # evaluation as version tags
             tagged = self.done.setdefault("eval_tagged", [])
             if member_id in scores and member_id not in tagged:
                 member = state.members.get(member_id)
                 name = model_name(league, member.parent or member.id) if member else None
                 if name:
-                    client.set_model_version_tag(name, version, "eval_normalised_zoo",
+                    client.set_model_version_tag(name, version, f"eval_{measure}",
                                                  f"{scores[member_id]:.4f}")
                     tagged.append(member_id)
                     self._save()
@@ -219,13 +220,15 @@ class Mirror:
             client.set_registered_model_alias(name, "champion", version)
 
 
-def eval_scores(history: list[dict[str, Any]]) -> dict[str, float]:
-    """Each evaluated member's latest normalised score with the zoo (history.jsonl's `eval`)."""
+def eval_scores(history: list[dict[str, Any]], measure: str = "normalised_zoo"
+                ) -> dict[str, float]:
+    """Each evaluated member's latest `measure` (default: normalised score with the zoo) from
+    history.jsonl's `eval` summaries."""
     scores = {}
     for record in history:
         for member_id, summary in ((record.get("eval") or {}).get("members") or {}).items():
-            if summary.get("normalised_zoo") is not None:
-                scores[member_id] = float(summary["normalised_zoo"])
+            if summary.get(measure) is not None:
+                scores[member_id] = float(summary[measure])
     return scores
 
 

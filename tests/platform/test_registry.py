@@ -283,3 +283,19 @@ def test_an_8_generation_league_mirrors_every_generation_and_its_champion_pulls(
     # artifacts live in the run folder, not in the folder the run was started from
     assert client.get_model_version_by_alias("socius.league.main_0", "champion").source \
         .startswith((run.resolve() / "mlartifacts").as_uri())
+
+
+def test_eval_scores_rank_by_the_configured_measure_latest_first():
+    from socius.platform.registry import eval_scores
+
+    history = [
+        {"generation": 0, "eval": {"members": {
+            "main_0@0": {"normalised_zoo": 0.9, "conditional_cooperation": 0.1}}}},
+        {"generation": 1},
+        {"generation": 2, "eval": {"members": {
+            "main_0@0": {"normalised_zoo": 0.7, "conditional_cooperation": 0.2},
+            "main_0@2": {"normalised_zoo": 0.2, "conditional_cooperation": 0.9},
+            "main_1@2": {"normalised_zoo": None, "conditional_cooperation": 0.5}}}}]
+    assert eval_scores(history) == {"main_0@0": 0.7, "main_0@2": 0.2}
+    assert eval_scores(history, "conditional_cooperation") == {
+        "main_0@0": 0.2, "main_0@2": 0.9, "main_1@2": 0.5}
