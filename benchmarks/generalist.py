@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
+from intervals import ci95  # noqa: E402
 
 from socius.platform.config import load_config  # noqa: E402
 from socius.platform.eval.evaluate import evaluate  # noqa: E402
@@ -61,16 +62,6 @@ def champion(run: RunFolder) -> tuple[str, Path]:
     name = config["name"]
     ref = f"socius.{name}.{best.split('@')[0]}@champion"
     return ref, pull(ref, run.path / "pulled", default_tracking_uri(run.path))
-
-
-def ci95(values: list[float]) -> tuple[float, float]:
-    from scipy import stats
-
-    a = np.asarray([v for v in values if np.isfinite(v)], np.float64)
-    if a.size < 2:
-        return (float(a.mean()) if a.size else float("nan")), float("nan")
-    return float(a.mean()), float(stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) /
-                                  np.sqrt(a.size))
 
 
 def verdict(mean: float, half: float, rule: tuple[str, float]) -> str:

@@ -15,7 +15,14 @@
    the learning curve (mean reward over the budget), mean and spread over seeds. Goal: pretrained reaches the
    threshold in <= 1/3 of the steps. Curves go to `--plot`.
 
+With `--champion DIR` a checkpoint folder is the pretrained agent (no league runs); with
+`--families` the held-out scenarios are one two-player scenario of each named family from the
+held-out split (chicken and battle of the sexes are held-out families; the other families'
+held-out bands); `--partners` also takes checkpoint folders (learned partners, e.g. other runs'
+champions), and a scripted partner not defined for a scenario is left out of that scenario.
+
 Usage: python benchmarks/pretrain_finetune.py [--seeds 3] [--scenarios 3] [--steps 20000]
+       [--champion DIR] [--families chicken,battle_of_sexes,...] [--partners a,b,DIR]
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import torch  # noqa: E402
 
 from socius.envs import ScenarioSpace  # noqa: E402
 from socius.platform.config import load_config  # noqa: E402
-from socius.platform.finetune import train_on  # noqa: E402
+from socius.platform.finetune import partner_from_spec, train_on  # noqa: E402
 from socius.platform.registry import Mirror, default_tracking_uri, pull  # noqa: E402
 from socius.platform.run.league import run_league  # noqa: E402
 from socius.policies.checkpoint import load_module  # noqa: E402
@@ -52,23 +59,11 @@ def steps_to(history: list[dict], threshold: float) -> float:
     return float(steps[hit[0]]) if hit.size else float("inf")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help="league config for pretraining (default league)")
-    parser.add_argument("--set", action="append", default=[], help="league config overrides")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--scenarios", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--partners", default="fixed_mixed:0.7/0.3",
-                        help="scripted partners, comma-separated ('' for self-play)")
-    parser.add_argument("--plot", default="pretrain_finetune.png")
-    parser.add_argument("--curves", help="save every learning curve as JSON here")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-
+def pretrained_champion(config_path: str | None, overrides: list[str]) -> SociusNet:
+    """Run the pretraining league, mirror it and pull its champion as a user would."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "pretrain"
-        config = load_config(args.config, args.set)
+        config = load_config(config_path, overrides)
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         start = time.perf_counter()
         state = run_league(config, run, log=lambda line: None)
@@ -81,20 +76,57 @@ def main() -> None:
         trained = sum(m.steps for m in state.members.values() if m.trainable)
     print(f"pretraining: {config.generations} generations, {trained:,} agent-steps trained "
           f"by learners, {pretrain_seconds:.0f} s")
+    return champion
 
-    space = ScenarioSpace(split="heldout", min_players=2, max_players=2)
-    scenarios = [space.sample(k) for k in range(args.scenarios)]
+
+def playable(partner: str, scenario) -> bool:
+    """A learned partner (a folder) plays anything; a scripted one the games it defines."""
+    if Path(partner).is_dir():
+        return True
+    return partner_from_spec(partner).supports(scenario)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help="league config for pretraining (default league)")
+    parser.add_argument("--set", action="append", default=[], help="league config overrides")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--scenarios", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--partners", default="fixed_mixed:0.7/0.3",
+                        help="scripted partners and checkpoint folders of learned ones, "
+                        "comma-separated ('' for self-play)")
+    parser.add_argument("--champion", help="a checkpoint folder to fine-tune (no pretraining)")
+    parser.add_argument("--families", help="one held-out two-player scenario per family, "
+                        "comma-separated (instead of --scenarios sampled ones)")
+    parser.add_argument("--plot", default="pretrain_finetune.png")
+    parser.add_argument("--curves", help="save every learning curve as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    if args.champion:
+        champion = load_module(args.champion)
+        print(f"pretrained: {args.champion}")
+    else:
+        champion = pretrained_champion(args.config, args.set)
+    if args.families:
+        scenarios = [ScenarioSpace(split="heldout", families=(f,), min_players=2,
+                                   max_players=2).sample(0) for f in args.families.split(",")]
+    else:
+        space = ScenarioSpace(split="heldout", min_players=2, max_players=2)
+        scenarios = [space.sample(k) for k in range(args.scenarios)]
     curves: dict[str, dict[str, list]] = {}
     for scenario in scenarios:
         runs = curves.setdefault(scenario.name, {"pretrained": [], "scratch": []})
+        partners = [p for p in args.partners.split(",") if p and playable(p, scenario)]
         for seed in range(args.seeds):
             torch.manual_seed(seed)
             fresh = SociusNet(champion.config)
             for label, net in (("pretrained", champion), ("scratch", fresh)):
-                partners = [p for p in args.partners.split(",") if p]
                 _, history = train_on(net, scenario, partners, args.steps, seed)
                 runs[label].append(history)
-        print(f"  {scenario.name}: done", flush=True)
+        print(f"  {scenario.name} (families {', '.join(scenario.families)}): partners "
+              f"{', '.join(Path(p).name for p in partners) or 'self-play'}", flush=True)
 
     print(f"\nheld-out scenarios, {args.seeds} seeds, {args.steps:,} steps each, partners: "
           f"{args.partners or 'self-play'}:")

@@ -543,7 +543,8 @@ COMMANDS = (
         arg("--from", dest="from_ref", required=True,
             help="name@alias, name/version or runs:/..."),
         arg("--scenario", required=True, help="named classic or a spec file"),
-        arg("--partners", help="scripted partners, comma-separated (default: self-play)"),
+        arg("--partners", help="scripted partners or checkpoint folders of learned ones, "
+            "comma-separated (default: self-play)"),
         arg("--steps", type=int, default=50_000),
         arg("--out", default="finetuned", help="checkpoint folder to write"),
         arg("--name", help="registered as socius.finetuned.<name>"),

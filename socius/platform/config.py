@@ -308,6 +308,9 @@ class LeagueConfig(Strict):
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig,
                                       description="the scenario curriculum")
     core: Literal["gru", "mlp"] = Field("gru", description="network core")
+    tom_to_policy: bool = Field(False, description="the theory-of-mind head's predictions of "
+                                "the other seats' actions are an input of the policy (else "
+                                "the head only shapes the core through its loss)")
     init_from: str | None = Field(
         None, description="socius checkpoint folder every learner starts from (and exploiters "
         "reset to); its network must match `core` and the scenarios' seat count")

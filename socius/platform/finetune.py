@@ -22,7 +22,7 @@ from socius.envs import BatchedEngine, Scenario, classic, classic_names
 from socius.platform.registry import mlflow_client, pull
 from socius.policies.checkpoint import load_module, read_manifest, save_checkpoint
 from socius.policies.network import SociusNet
-from socius.policies.scripted import make_partner
+from socius.policies.scripted import ScriptedPartner, make_partner
 from socius.policies.trainer import MODULE_ID, LocalTrainer, PPOSettings, set_learner_state
 
 
@@ -39,8 +39,11 @@ def target_scenario(name_or_spec: str) -> Scenario:
     return Scenario.from_dict(data)
 
 
-def partner_from_spec(spec: str, layout=None):
-    """A scripted partner by name, or `fixed_mixed:0.7/0.3` with its action probabilities."""
+def partner_from_spec(spec: str, layout=None) -> ScriptedPartner | SociusNet:
+    """A scripted partner by name, `fixed_mixed:0.7/0.3` with its action probabilities, or a
+    socius checkpoint folder: a learned partner that plays with frozen weights."""
+    if Path(spec).is_dir():
+        return load_module(spec).eval()
     name, _, probs = spec.partition(":")
     if name == "fixed_mixed":
         try:
@@ -56,8 +59,9 @@ def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = No
              on_progress: Callable[[int, int], None] | None = None
              ) -> tuple[SociusNet, list[dict[str, float]]]:
     """PPO from `net`'s weights on one scenario: the learner's seat rotates over 64
-    instances; scripted `partners` fill the other seats in turn (none: self-play). Returns
-    the trained net and the per-iteration metrics (`steps`, `reward_mean`, ...)."""
+    instances; `partners` (scripted names, checkpoint folders of learned partners) fill the
+    other seats in turn (none: self-play). Returns the trained net and the per-iteration
+    metrics (`steps`, `reward_mean`, ...)."""
     torch.set_num_threads(1)
     config, n = net.config, scenario.n_players
     if n > config.max_players:
@@ -67,9 +71,16 @@ def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = No
     engine = BatchedEngine([scenario], np.zeros(instances, np.intp),
                            max_players=config.max_players)
     team_players = [partner_from_spec(p, engine.layout) for p in partners or []]
-    for partner in team_players:
-        if not partner.supports(scenario):
+    for spec, partner in zip(partners or [], team_players, strict=True):
+        if isinstance(partner, ScriptedPartner) and not partner.supports(scenario):
             raise ValueError(f"partner {partner.name!r} is not defined for {scenario.name}")
+        if isinstance(partner, SociusNet) and (
+                partner.config.max_players < n or partner.config.core != config.core or
+                partner.config.core_size != config.core_size):
+            raise ValueError(f"partner {spec}: its network ({partner.config.core} core of "
+                             f"{partner.config.core_size}, {partner.config.max_players} seats) "
+                             f"cannot play {scenario.name} ({n} players) beside this one "
+                             f"({config.core} core of {config.core_size})")
     seat_policy = np.full((config.max_players, instances), -1)
     for b in range(instances):
         mine = b % n

@@ -9,7 +9,9 @@ for 2 and for 8 players. A recurrent core (GRU, or an MLP for memoryless play) f
 
 Heads: game-action logits (invalid actions masked), team-move logits (masked to "stay" when the
 scenario has no coalition moves), a value, and theory of mind: for every seat, logits of the
-action (and team move) it takes this step.
+action (and team move) it takes this step. With `tom_to_policy` the policy and value heads also
+read what the theory-of-mind head expects the other seats to do (their predicted action
+distributions, averaged over them).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class NetConfig:
     hidden: int = 64
     core: str = "gru"  # "gru" (recurrent) or "mlp"
     core_size: int = 64
+    tom_to_policy: bool = False  # the ToM head's predictions of the others feed the policy
 
     def __post_init__(self) -> None:
         if self.core not in ("gru", "mlp"):
@@ -87,9 +90,10 @@ class SociusNet(nn.Module):
         else:
             self.core = nn.Sequential(nn.Linear(h, cfg.core_size), nn.ReLU())
         c = cfg.core_size
-        self.action_head = nn.Linear(c, MAX_ACTIONS)
-        self.team_head = nn.Linear(c, cfg.team_moves)
-        self.value_head = nn.Linear(c, 1)
+        features = c + (MAX_ACTIONS if cfg.tom_to_policy else 0)
+        self.action_head = nn.Linear(features, MAX_ACTIONS)
+        self.team_head = nn.Linear(features, cfg.team_moves)
+        self.value_head = nn.Linear(features, 1)
         # theory of mind reads the core, the predicted seat and the observer's own seat directly
         # (a partner's next move often answers the observer's last one)
         self.tom_head = nn.Sequential(nn.Linear(c + 2 * h, h), nn.ReLU(),
@@ -113,7 +117,8 @@ class SociusNet(nn.Module):
                 ) -> dict[str, torch.Tensor]:
         """obs `[B, T, D]` (or `[B, D]`), state `[B, H]` -> logits, value, tom, state.
 
-        Returns `features [.., core_size]` (the core's output), `action_logits [.., 6]`,
+        Returns `features [.., F]` (what the policy and value heads read: the core's output,
+        and with `tom_to_policy` the others' expected actions), `action_logits [.., 6]`,
         `team_logits [.., M + 2]`, `value [..]`, `tom_action_logits [.., M, 6]`,
         `tom_team_logits [.., M, M + 2]` and `state [B, H]` (empty for the MLP core).
         `tom=False` leaves the theory-of-mind logits out: acting does not need them, and their
@@ -161,13 +166,8 @@ class SociusNet(nn.Module):
             z = self.core(x)
         action_valid = self._action_ids < n_actions.unsqueeze(-1)
         team_valid = self._move_ids < team_moves.unsqueeze(-1)
-        out = {
-            "features": z,
-            "action_logits": self.action_head(z).masked_fill(~action_valid, MASKED),
-            "team_logits": self.team_head(z).masked_fill(~team_valid, MASKED),
-            "value": self.value_head(z).squeeze(-1),
-        }
-        if tom:
+        out = {}
+        if tom or cfg.tom_to_policy:
             predicted = self.tom_head(torch.cat(
                 [z.unsqueeze(-2).expand(*z.shape[:-1], m, z.shape[-1]), seats,
                  me.unsqueeze(-2).expand_as(seats)], -1))
@@ -175,6 +175,22 @@ class SociusNet(nn.Module):
                 ~action_valid.unsqueeze(-2), MASKED)
             out["tom_team_logits"] = predicted[..., MAX_ACTIONS:].masked_fill(
                 ~team_valid.unsqueeze(-2), MASKED)
+        features = z
+        if cfg.tom_to_policy:
+            # detached: the theory-of-mind head learns only from its own loss, as a predictor
+            expected = torch.softmax(out["tom_action_logits"].detach(), -1)
+            expected = (expected * others.unsqueeze(-1)).sum(-2) / others.sum(-1, True).clamp(
+                min=1)
+            features = torch.cat([z, expected], -1)
+        out |= {
+            "features": features,
+            "action_logits": self.action_head(features).masked_fill(~action_valid, MASKED),
+            "team_logits": self.team_head(features).masked_fill(~team_valid, MASKED),
+            "value": self.value_head(features).squeeze(-1),
+        }
+        if not tom:
+            out.pop("tom_action_logits", None)
+            out.pop("tom_team_logits", None)
         if squeeze:
             out = {k: v.squeeze(1) for k, v in out.items()}
         out["state"] = state if state is not None else torch.zeros(0)

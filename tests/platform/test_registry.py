@@ -241,6 +241,28 @@ def test_partner_specs_for_fine_tuning():
     assert target_scenario("chicken__textbook").n_players == 2
 
 
+def test_fine_tuning_beside_a_learned_partner_and_a_mismatched_one(tmp_path):
+    """A checkpoint folder is a learned partner: training runs beside it; a partner whose
+    network cannot share the collector (another core) is refused naming its folder."""
+    import torch
+
+    from socius.platform.finetune import partner_from_spec, target_scenario, train_on
+    from socius.policies.checkpoint import save_checkpoint
+    from socius.policies.network import NetConfig, SociusNet
+
+    torch.manual_seed(0)
+    learned = SociusNet(NetConfig(max_players=2))
+    save_checkpoint(learned, tmp_path / "partner")
+    assert isinstance(partner_from_spec(str(tmp_path / "partner")), SociusNet)
+    scenario = target_scenario("prisoners_dilemma__textbook")
+    net = SociusNet(NetConfig(max_players=2))
+    _, history = train_on(net, scenario, ["tit_for_tat", str(tmp_path / "partner")], 600)
+    assert history and history[-1]["steps"] >= 600
+    save_checkpoint(SociusNet(NetConfig(max_players=2, core="mlp")), tmp_path / "mlp")
+    with pytest.raises(ValueError, match=f"partner {tmp_path / 'mlp'}: its network"):
+        train_on(net, scenario, [str(tmp_path / "mlp")], 600)
+
+
 def test_a_tracking_server_that_does_not_answer_fails_fast_naming_it(tmp_path):
     """A socket that accepts connections and never answers: `pull` gives up within seconds
     (bounded retries and timeouts), not after minutes, and the error names the URI."""

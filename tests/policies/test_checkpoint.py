@@ -51,10 +51,10 @@ def outputs(net, tokens, rules):
         return net(torch.stack([obs, obs], 1))  # two steps, so the recurrent state matters
 
 
-@pytest.mark.parametrize("core", ["gru", "mlp"])
-def test_round_trip_is_bit_identical_in_all_three_forms(tmp_path, core):
+@pytest.mark.parametrize("core,tom_to_policy", [("gru", False), ("mlp", False), ("gru", True)])
+def test_round_trip_is_bit_identical_in_all_three_forms(tmp_path, core, tom_to_policy):
     torch.manual_seed(0)
-    net = SociusNet(NetConfig(core=core)).eval()
+    net = SociusNet(NetConfig(core=core, tom_to_policy=tom_to_policy)).eval()
     tokens, rules = observations(net.config)
     path = save_checkpoint(net, tmp_path / "ckpt", lineage={"member": "main_0", "generation": 3})
     assert sorted(p.name for p in path.iterdir()) == ["policy.json", "weights.safetensors"]
@@ -100,6 +100,22 @@ def test_round_trip_is_bit_identical_in_all_three_forms(tmp_path, core):
     expected = torch.cat([want_flat["action_logits"], want_flat["team_logits"]], -1)
     assert torch.equal(rl_out[Columns.ACTION_DIST_INPUTS], expected)
     assert torch.equal(values, want_flat["value"])
+
+
+def test_with_tom_to_policy_the_policy_reads_the_theory_of_mind_head():
+    """Changing the theory-of-mind head changes the actions of a net with `tom_to_policy`
+    (the others' expected actions are an input of its heads) and no other net's."""
+    for tom_to_policy in (False, True):
+        torch.manual_seed(0)
+        net = SociusNet(NetConfig(tom_to_policy=tom_to_policy)).eval()
+        tokens, rules = observations(net.config, count=16)
+        before = outputs(net, tokens, rules)
+        with torch.no_grad():
+            net.tom_head[-1].bias[:6] += torch.tensor([3.0, -3.0, 0, 0, 0, 0])
+        after = outputs(net, tokens, rules)
+        changed = not torch.equal(before["action_logits"], after["action_logits"])
+        assert changed == tom_to_policy
+        assert net.action_head.in_features == net.config.core_size + 6 * tom_to_policy
 
 
 def test_loads_where_importing_ray_fails(tmp_path):

@@ -258,7 +258,8 @@ class LeagueRun:
         rollout = config.rollout
         scenarios = league_scenarios(config)
         seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
-        self.net_config = NetConfig(max_players=seats, core=config.core)
+        self.net_config = NetConfig(max_players=seats, core=config.core,
+                                    tom_to_policy=config.tom_to_policy)
         start = _starting_weights(config.init_from, self.net_config) if config.init_from else None
         self.ppo = ppo_settings(config)
         self.learning = sorted(m.id for m in state.learners())

@@ -1,0 +1,110 @@
+"""Does theory of mind earn its place? Leagues with and without it, scored on held-out games.
+
+Three arms of `configs/generalist.yaml` (short: `--generations`, no evaluation during the run),
+the same seeds in each:
+- `tom`: the default (theory-of-mind loss at `ppo.tom_weight` 0.5; its head shapes the core);
+- `no_tom`: `ppo.tom_weight=0` (the head learns nothing and nothing flows from it);
+- `tom_to_policy`: the default loss, and the head's predictions of the others' actions are an
+  input of the policy and value heads (`tom_to_policy: true`).
+
+Every arm's final main agent (`checkpoints/main_0`) is scored on the `heldout` suite with the
+zoo (`normalised_zoo`) and with every other run's agent as an unseen learned partner, all arms
+pooled (`normalised_learned`: the cross-play score). Per arm: mean and 95% t-interval over
+seeds; per ablation: the paired difference to `tom` (same seed), mean and 95% interval. An
+effect counts when its interval excludes 0.
+
+    python benchmarks/tom_ablation.py [--seeds 5] [--generations 15] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+from intervals import ci95  # noqa: E402
+
+from socius.platform.config import load_config  # noqa: E402
+from socius.platform.eval.evaluate import evaluate  # noqa: E402
+from socius.platform.eval.play import Player  # noqa: E402
+from socius.platform.eval.suites import load_suite  # noqa: E402
+from socius.platform.run.league import run_league  # noqa: E402
+from socius.policies.checkpoint import load_module  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
+ARMS = {"tom": [], "no_tom": ["ppo.tom_weight=0"], "tom_to_policy": ["tom_to_policy=true"]}
+MEASURES = ("normalised_learned", "normalised_zoo")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--generations", type=int, default=15)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--out", help="write every figure as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    work = Path(tempfile.mkdtemp(prefix="tom-ablation-"))
+    agents: dict[tuple[str, int], Player] = {}
+    seconds: dict[tuple[str, int], float] = {}
+    for seed in range(args.seeds):
+        for arm in args.arms:
+            config = load_config(CONFIG, [
+                f"seed={seed}", f"name=tom-{arm.replace('_', '-')}-{seed}",
+                f"generations={args.generations}", "eval=null", "tracking.champion_by=rating",
+                "tracking.mirror=false", "data.store=false", *ARMS[arm]])
+            run = work / f"{arm}{seed}"
+            start = time.perf_counter()
+            run_league(config, run, log=lambda line: None)
+            seconds[arm, seed] = time.perf_counter() - start
+            agents[arm, seed] = Player(f"{arm}{seed}", net=load_module(
+                run / "checkpoints" / "main_0").eval())
+            print(f"{arm} seed {seed}: league {seconds[arm, seed]:.0f} s", flush=True)
+    ray.shutdown()
+
+    heldout = load_suite("heldout")
+    scores: dict[tuple[str, int], dict[str, float]] = {}
+    for key, agent in agents.items():
+        others = [a for k, a in agents.items() if k != key]
+        summary = evaluate([agent], heldout, learned=others).summary[agent.name]
+        scores[key] = {m: float(summary[m]) for m in MEASURES}
+        print(f"{key[0]} seed {key[1]}: " + ", ".join(f"{m} {v:.3f}" for m, v in
+                                                      scores[key].items()), flush=True)
+
+    print(f"\n{args.seeds} seeds, {args.generations} generations per league "
+          f"({np.mean(list(seconds.values())):.0f} s on average); heldout suite, mean +- 95% CI:")
+    effects = {}
+    for measure in MEASURES:
+        for arm in args.arms:
+            mean, half = ci95([scores[arm, s][measure] for s in range(args.seeds)])
+            print(f"  {measure:<20} {arm:<14} {mean:7.3f} +- {half:.3f}")
+        for arm in args.arms:
+            if arm == "tom" or "tom" not in args.arms:
+                continue
+            diff = [scores[arm, s][measure] - scores["tom", s][measure]
+                    for s in range(args.seeds)]
+            mean, half = ci95(diff)
+            verdict = ("helps" if mean - half > 0 else "hurts" if mean + half < 0
+                       else "no effect shown") if np.isfinite(half) else "one seed"
+            effects[f"{measure}/{arm}-tom"] = (mean, half, verdict)
+            print(f"  {measure:<20} {arm} - tom: {mean:+.3f} +- {half:.3f} "
+                  f"({arm} {verdict.replace('helps', 'scores higher').replace('hurts', 'scores lower')})")
+    if args.out:
+        Path(args.out).write_text(json.dumps({
+            "seeds": args.seeds, "generations": args.generations,
+            "seconds": {f"{a}{s}": v for (a, s), v in seconds.items()},
+            "scores": {f"{a}{s}": v for (a, s), v in scores.items()},
+            "effects": effects}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
