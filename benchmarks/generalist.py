@@ -11,7 +11,8 @@ seeds' champions (learned partners it never met). Printed per seed, then mean an
 (t distribution) over seeds; a goal is met when the whole interval is on its side, not met when
 all of it is on the other, undecided otherwise. Goals 3-5 (transfer, reciprocity under selection,
 the theory-of-mind ablation) are other benchmarks' (`pretrain_finetune.py`,
-`league_cooperation.py`) or not built yet; this script says so.
+`league_cooperation.py`, `tom_ablation.py`): given their `--out` JSON (`--transfer`,
+`--selection`, `--ablation`) this script prints their verdicts and figures too.
 """
 
 from __future__ import annotations
@@ -77,11 +78,52 @@ def verdict(mean: float, half: float, rule: tuple[str, float]) -> str:
     return "met" if good else "not met" if bad else "undecided"
 
 
+def other_goals(args: argparse.Namespace) -> dict[str, str]:
+    """Goals 3-5 from their benchmarks' JSON (`--transfer`, `--selection`, `--ablation`):
+    printed with their figures, or as not run."""
+    out = {}
+    if args.transfer:
+        t = json.loads(Path(args.transfer).read_text())
+        out["3 transfer"] = t["verdict"]
+        print(f"goal 3 transfer: {t['verdict'].upper()} (steps to scratch's final return, "
+              "pretrained / scratch: " + ", ".join(
+                  f"{k} {v['ratio']:.2f}" for k, v in t["scenarios"].items()) +
+              f"; wants <= 0.33 on every one; {t['seeds']} seeds, partners {t['partners']})")
+    else:
+        print("goal 3 transfer: not run (benchmarks/pretrain_finetune.py --out, then --transfer)")
+    if args.selection:
+        c = json.loads(Path(args.selection).read_text())
+        out["4 reciprocity under selection"] = c["verdict"]
+        print(f"goal 4 reciprocity under selection: {c['verdict'].upper()} (cooperation among "
+              f"mains {', '.join(f'{x:.2f}' for x in c['cooperation'])}, wants > 0.8; exploiter "
+              f"reward per step {', '.join(f'{x:.2f}' for x in c['exploiter_reward'])}, wants "
+              f"<= 3.1)")
+    else:
+        print("goal 4 reciprocity under selection: not run (benchmarks/league_cooperation.py "
+              "--out, then --selection)")
+    if args.ablation:
+        a = json.loads(Path(args.ablation).read_text())
+        mean, half, _ = a["effects"]["normalised_learned/no_tom-tom"]
+        state = "met" if mean + half < 0 else "not met"  # removing it must cost, surely
+        out["5 theory of mind"] = state
+        print(f"goal 5 theory of mind earns its place: {state.upper()} (heldout cross-play, "
+              f"no ToM minus ToM: {mean:+.3f} +- {half:.3f}; " + "; ".join(
+                  f"{k}: {m:+.3f} +- {h:.3f} ({v})" for k, (m, h, v) in a["effects"].items()) +
+              f"; {a['seeds']} seeds x {a['generations']} generations)")
+    else:
+        print("goal 5 theory of mind: not run (benchmarks/tom_ablation.py --out, then "
+              "--ablation)")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], help="config overrides")
     parser.add_argument("--out", help="write every figure as JSON here")
+    parser.add_argument("--transfer", help="goal 3: pretrain_finetune.py --out JSON")
+    parser.add_argument("--selection", help="goal 4: league_cooperation.py --out JSON")
+    parser.add_argument("--ablation", help="goal 5: tom_ablation.py --out JSON")
     parser.add_argument("--reuse", help="a folder of finished runs (seed0, seed1, ...): "
                         "evaluate them again without running leagues")
     args = parser.parse_args()
@@ -136,9 +178,8 @@ def main() -> None:
             s.startswith("not met") for s in states) else "undecided"
     for goal, state in verdicts.items():
         print(f"goal {goal}: {state.upper()}")
-    print("goal 3 transfer: benchmarks/pretrain_finetune.py (not run here)")
-    print("goal 4 reciprocity under selection: benchmarks/league_cooperation.py (not run here)")
-    print("goal 5 theory-of-mind ablation: not built yet")
+    for goal, state in other_goals(args).items():
+        verdicts[goal] = state
     if args.out:
         Path(args.out).write_text(json.dumps({"figures": figures, "verdicts": verdicts,
                                               "overrides": args.set}, indent=1))

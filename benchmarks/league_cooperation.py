@@ -13,7 +13,12 @@ alike here: no teams), and the main exploiter's mean reward per step against mai
 the prisoner's dilemma (the goal: at most R + 0.1 = 3.1). Curves are saved as a plot
 (`--plot`).
 
+`--set key=value` overrides the league config (e.g. the generalist's levers: `core=gru`, a
+scripted background of reciprocators and defectors, no care); `--out` writes the final figures
+and verdicts as JSON.
+
 Usage: python benchmarks/league_cooperation.py [--seeds 3] [--generations 10] [--plot out.png]
+       [--set key=value ...] [--out results.json]
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from socius.platform.run.league import run_league  # noqa: E402
 R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 
 
-def league_config(fitness: str, seed: int, generations: int, mains: int):
+def league_config(fitness: str, seed: int, generations: int, mains: int,
+                  overrides: list[str] = ()):
     return load_config(overrides=[
         f"name=coop-{fitness}-{seed}", f"seed={seed}", f"generations={generations}",
         "rollout.rounds_per_generation=4", "rollout.slots=64", "rollout.steps_per_round=64", "core=mlp",
@@ -52,11 +58,12 @@ def league_config(fitness: str, seed: int, generations: int, mains: int):
         f"populations=[{{name: red, main: {mains}, main_exploiter: 1, care_team: 0.5, "
         "care_others: 0.5, care_spread: 0.5}]",
         f"evolution={{every_generations: 1, fitness: {fitness}, bottom_fraction: 0.25, "
-        "top_fraction: 0.25, care_step: 0.1, resample_prob: 0.2}"])
+        "top_fraction: 0.25, care_step: 0.1, resample_prob: 0.2}", *overrides])
 
 
-def run_one(fitness: str, seed: int, generations: int, mains: int) -> list[dict]:
-    config = league_config(fitness, seed, generations, mains)
+def run_one(fitness: str, seed: int, generations: int, mains: int,
+            overrides: list[str] = ()) -> list[dict]:
+    config = league_config(fitness, seed, generations, mains, overrides)
     rows = []
 
     def measure(state, weights, results):
@@ -115,6 +122,8 @@ def main() -> None:
     parser.add_argument("--mains", type=int, default=4)
     parser.add_argument("--fitness", nargs="+", default=["own", "welfare"])
     parser.add_argument("--plot", default="league_cooperation.png")
+    parser.add_argument("--set", action="append", default=[], help="league config overrides")
+    parser.add_argument("--out", help="write the final figures and verdicts as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -123,7 +132,7 @@ def main() -> None:
     for fitness in args.fitness:
         for seed in range(args.seeds):
             curves.setdefault(fitness, []).append(
-                run_one(fitness, seed, args.generations, args.mains))
+                run_one(fitness, seed, args.generations, args.mains, args.set))
     ray.shutdown()
     print(f"\nfinal generation ({time.perf_counter() - start:.0f} s in all):")
     for fitness, runs in curves.items():
@@ -142,6 +151,14 @@ def main() -> None:
         print(f"goals under welfare selection: cooperation > 0.8 "
               f"{'met' if met_coop else 'NOT met'}; exploiter <= R + 0.1 "
               f"{'met' if met_expl else 'NOT met'}")
+        if args.out:
+            import json
+
+            Path(args.out).write_text(json.dumps({
+                "overrides": args.set, "generations": args.generations,
+                "cooperation": [r["cooperation"] for r in last],
+                "exploiter_reward": [r["exploiter_reward"] for r in last],
+                "verdict": "met" if met_coop and met_expl else "not met"}, indent=1))
     plot(curves, args.plot)
     print(f"plot: {args.plot}")
 

@@ -101,6 +101,7 @@ def main() -> None:
                         "comma-separated (instead of --scenarios sampled ones)")
     parser.add_argument("--plot", default="pretrain_finetune.png")
     parser.add_argument("--curves", help="save every learning curve as JSON here")
+    parser.add_argument("--out", help="write the per-scenario ratios and the verdict as JSON")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -130,7 +131,7 @@ def main() -> None:
 
     print(f"\nheld-out scenarios, {args.seeds} seeds, {args.steps:,} steps each, partners: "
           f"{args.partners or 'self-play'}:")
-    ratios = []
+    ratios, by_scenario = [], {}
     for name, runs in curves.items():
         reach: dict[str, list[float]] = {"pretrained": [], "scratch": []}
         for pre, scratch in zip(runs["pretrained"], runs["scratch"], strict=True):
@@ -140,6 +141,9 @@ def main() -> None:
         auc = {k: [np.mean([x["reward_mean"] for x in h]) for h in v] for k, v in runs.items()}
         ratio = np.mean(reach["pretrained"]) / np.mean(reach["scratch"])
         ratios.append(ratio)
+        by_scenario[name] = {"pretrained_steps": float(np.mean(reach["pretrained"])),
+                             "scratch_steps": float(np.mean(reach["scratch"])),
+                             "ratio": float(ratio)}
         print(f"  {name}: steps to the scratch run's final return: pretrained "
               f"{np.mean(reach['pretrained']):,.0f} +- {np.std(reach['pretrained']):,.0f}, "
               f"scratch {np.mean(reach['scratch']):,.0f} +- {np.std(reach['scratch']):,.0f} "
@@ -150,9 +154,14 @@ def main() -> None:
           f"{'met' if all(r <= 1 / 3 for r in ratios) else 'NOT met'} (ratios "
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
-    if args.curves:
-        import json
+    import json
 
+    if args.out:
+        Path(args.out).write_text(json.dumps({
+            "scenarios": by_scenario, "seeds": args.seeds, "steps": args.steps,
+            "partners": args.partners,
+            "verdict": "met" if all(r <= 1 / 3 for r in ratios) else "not met"}, indent=1))
+    if args.curves:
         Path(args.curves).write_text(json.dumps(curves))
         print(f"curves: {args.curves}")
     import matplotlib
