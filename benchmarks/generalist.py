@@ -2,11 +2,12 @@
 the registry as a user would, and measure the issue's goals with the evaluation suites.
 
     python benchmarks/generalist.py [--seeds 5] [--set generations=60] [--out results.json]
+        [--plot curves.png] [--transfer t.json] [--selection s.json] [--ablation a.json]
+        [--reuse DIR]
 
 Goal 1 (reciprocity, `dilemmas`): cooperation >= 0.9 with tit-for-tat, generous TFT and
-win-stay-lose-shift, <= 0.1 with always-defect (here over all its moves, first ones included:
-stricter than "after its first 3"), >= 0.8 with TFT under 5% noise, conditional cooperation
->= 0.8. Goal 2 (strangers, `heldout`): normalised score >= 0.8 with the zoo and with the other
+win-stay-lose-shift, <= 0.1 with always-defect after its first 3 moves, >= 0.8 with TFT under
+5% noise, conditional cooperation >= 0.8. Goal 2 (strangers, `heldout`): normalised score >= 0.8 with the zoo and with the other
 seeds' champions (learned partners it never met). Printed per seed, then mean and 95% CI
 (t distribution) over seeds; a goal is met when the whole interval is on its side, not met when
 all of it is on the other, undecided otherwise. Goals 3-5 (transfer, reciprocity under selection,
@@ -45,7 +46,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
 GOAL1 = {"cooperation_with/tit_for_tat": (">=", 0.9),
          "cooperation_with/generous_tit_for_tat": (">=", 0.9),
          "cooperation_with/win_stay_lose_shift": (">=", 0.9),
-         "cooperation_with/always_defect": ("<=", 0.1),
+         "cooperation_after_3_with/always_defect": ("<=", 0.1),
          "cooperation_with/tit_for_tat_noisy": (">=", 0.8),
          "conditional_cooperation": (">=", 0.8)}
 GOAL2 = {"heldout/normalised_zoo": (">=", 0.8), "heldout/normalised_learned": (">=", 0.8)}
@@ -76,6 +77,40 @@ def verdict(mean: float, half: float, rule: tuple[str, float]) -> str:
     if not np.isfinite(half):
         return ("met" if good else "not met") + " (one seed: no interval)"
     return "met" if good else "not met" if bad else "undecided"
+
+
+def plot(runs: list[dict], path: str) -> None:
+    """Per seed, at every evaluation during the run: the main agent with the best conditional
+    cooperation that generation, its conditional cooperation and its cooperation with
+    tit-for-tat and with always-defect (the `eval.suite`'s figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [("conditional_cooperation", "conditional cooperation (best main)"),
+            ("cooperation_with/tit_for_tat", "its cooperation with tit-for-tat"),
+            ("cooperation_with/always_defect", "its cooperation with always-defect")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for r in runs:
+        points = []
+        for record in RunFolder(r["run"]).history():
+            members = (record.get("eval") or {}).get("members") or {}
+            mains = [v for m, v in members.items() if re.fullmatch(r"main_\d+", m) and
+                     v.get("conditional_cooperation") is not None]
+            if mains:
+                points.append((record["generation"],
+                               max(mains, key=lambda v: v["conditional_cooperation"])))
+        for ax, (key, title) in zip(axes, keys, strict=True):
+            ax.plot([g for g, _ in points], [v.get(key, np.nan) for _, v in points],
+                    marker="o", label=f"seed {r['seed']}")
+            ax.set_title(title)
+            ax.set_xlabel("generation")
+    for ax, bound in zip(axes, (0.8, 0.9, 0.1), strict=True):
+        ax.axhline(bound, color="grey", linestyle="--", label=f"goal {bound}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def other_goals(args: argparse.Namespace) -> dict[str, str]:
@@ -121,6 +156,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], help="config overrides")
     parser.add_argument("--out", help="write every figure as JSON here")
+    parser.add_argument("--plot", help="curves of the evaluations during each run (PNG)")
     parser.add_argument("--transfer", help="goal 3: pretrain_finetune.py --out JSON")
     parser.add_argument("--selection", help="goal 4: league_cooperation.py --out JSON")
     parser.add_argument("--ablation", help="goal 5: tom_ablation.py --out JSON")
@@ -141,7 +177,7 @@ def main() -> None:
         run = RunFolder(work / f"seed{seed}")
         ref, path = champion(run)
         seconds = sum(r["seconds"] for r in run.history())  # the league's generations
-        runs.append({"seed": seed, "seconds": seconds, "champion": ref,
+        runs.append({"seed": seed, "seconds": seconds, "champion": ref, "run": run.path,
                      "path": path, "generations": config.generations})
         print(f"seed {seed}: {config.generations} generations, {runs[-1]['seconds']:.0f} s in "
               f"generations ({time.perf_counter() - start:.0f} s here), "
@@ -158,6 +194,7 @@ def main() -> None:
         h = evaluate([agent], heldout, learned=others).summary[agent.name]
         row = {"seed": r["seed"], "seconds": r["seconds"],
                **{k: d.get(k, float("nan")) for k in GOAL1},
+               "cooperation_with/always_defect": d["cooperation_with/always_defect"],
                "heldout/normalised_zoo": h["normalised_zoo"],
                "heldout/normalised_learned": h["normalised_learned"],
                "dilemmas/cooperation": d["cooperation"], "dilemmas/tom_accuracy":
@@ -180,6 +217,9 @@ def main() -> None:
         print(f"goal {goal}: {state.upper()}")
     for goal, state in other_goals(args).items():
         verdicts[goal] = state
+    if args.plot:
+        plot(runs, args.plot)
+        print(f"plot: {args.plot}")
     if args.out:
         Path(args.out).write_text(json.dumps({"figures": figures, "verdicts": verdicts,
                                               "overrides": args.set}, indent=1))

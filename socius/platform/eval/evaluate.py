@@ -50,6 +50,7 @@ class CellResult:
     tom_accuracy: float  # the agent's predictions of the others' actions (nan: scripted)
     team_switches: float  # team changes per episode
     coalition_stability: float  # share of steps after which the teams stayed as they were
+    cooperation_late: float = float("nan")  # cooperation after the first 3 moves
 
 
 @dataclass(frozen=True)
@@ -209,11 +210,14 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         steps = np.maximum(played.steps[inst], 1)
         coop = played.cooperated[:, inst][focal_seat].sum()
         could = played.could_cooperate[:, inst][focal_seat].sum()
+        coop_late = played.cooperated_late[:, inst][focal_seat].sum()
+        could_late = played.could_cooperate_late[:, inst][focal_seat].sum()
         welfare = returns[:n].sum(0) / steps
         tom = played.tom_steps[:, inst][focal_seat].sum()
         stats[key] = {
             "focal_return": float(returns[focal_seat].mean()),
             "cooperation": float(coop / could) if could else float("nan"),
+            "cooperation_late": float(coop_late / could_late) if could_late else float("nan"),
             "efficiency": metrics.efficiency(float(welfare.mean()), best[s]),
             "equality": float(np.mean([1 - metrics.gini(returns[:n, j])
                                        for j in range(inst.size)])),
@@ -244,7 +248,8 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             metrics.normalised(values["focal_return"], refs) if refs else float("nan"),
             values["cooperation"], values["efficiency"], values["equality"],
             values["sustainability"], values["peace"], values["tom_accuracy"],
-            values["team_switches"], values["coalition_stability"]))
+            values["team_switches"], values["coalition_stability"],
+            values["cooperation_late"]))
     summary = {a.name: _summary([r for r in results if r.agent == a.name]) for a in agents}
     cross = _cross_play(agents, suite, results) if any(
         r.partners.startswith("agent:") for r in results) else None
@@ -259,11 +264,12 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
     rows = [r for r in rows if not r.partners.startswith("agent:")]  # cross-play apart
     zoo = [r for r in rows if r.partners in ZOO]
     learned = [r for r in rows if r.partners.startswith("learned:")]
-    coop_with = {}
+    coop_with, late_with = {}, {}
     for partner in {r.partners for r in zoo}:
         cooperating = [r for r in zoo if r.partners == partner and np.isfinite(r.cooperation)]
         if cooperating:
             coop_with[partner] = float(np.mean([r.cooperation for r in cooperating]))
+            late_with[partner] = mean(r.cooperation_late for r in cooperating)
     out = {"normalised_zoo": mean(r.normalised for r in zoo),
            "normalised_learned": mean(r.normalised for r in learned),
            "focal_return_self": mean(r.focal_return for r in rows if r.partners == SELF),
@@ -277,6 +283,7 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
            "team_switches": mean(r.team_switches for r in rows),
            "coalition_stability": mean(r.coalition_stability for r in rows)}
     out.update({f"cooperation_with/{p}": c for p, c in sorted(coop_with.items())})
+    out.update({f"cooperation_after_3_with/{p}": c for p, c in sorted(late_with.items())})
     return out
 
 

@@ -46,6 +46,9 @@ class Cell:
     seed: int
 
 
+LATE_FROM = 3  # "after its first 3 moves": cooperation once a partner has shown what it is
+
+
 @dataclass(frozen=True)
 class Played:
     """Per instance `[B]` (or per seat and instance `[M, B]`): the cell it belongs to and what
@@ -61,6 +64,8 @@ class Played:
     stock_fraction: np.ndarray  # [B] mean common-pool stock / capacity (nan: no stock game)
     tom_hits: np.ndarray  # [M, B] the seat's net predicted another seat's action right
     tom_steps: np.ndarray  # [M, B] predictions it made (steps after the first)
+    cooperated_late: np.ndarray  # [M, B] cooperative actions after the first LATE_FROM steps
+    could_cooperate_late: np.ndarray  # [M, B] steps after those where it could cooperate
 
 
 class _Seats:
@@ -99,6 +104,7 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
     live = np.ones(b, bool)
     step = 0  # every instance starts together: the loop's count is each one's step
     tom_hits, tom_steps = np.zeros((m, b), np.int64), np.zeros((m, b), np.int64)
+    cooperated_late, could_late = np.zeros((m, b), np.int64), np.zeros((m, b), np.int64)
     betrayal_steps, mutual = np.zeros(b, np.int64), np.zeros(b, bool)
     stock_sum = np.zeros(b)
     capacity = engine.catalog.game_stock[:, 0]
@@ -140,6 +146,9 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
         cooperative = book.cooperative_action[engine.game]
         defined = engine.present & (cooperative >= 0)[None, :]
         cooperated = defined & (actions == cooperative[None, :])
+        if step >= LATE_FROM:
+            cooperated_late += cooperated & live[None, :]
+            could_late += defined & live[None, :]
         betrayal_steps += live & mutual & (defined & ~cooperated).any(0)
         mutual = (cooperated | ~engine.present).all(0) & defined.any(0)
         game_before, teams_before = engine.game.copy(), engine.teams.copy()
@@ -168,7 +177,7 @@ def play(scenarios: list[Scenario], players: list[Player], cells: list[Cell],
         steps[k] = match.steps
     stock_fraction = np.where(stock_sum > 0, stock_sum / np.maximum(steps, 1), np.nan)
     return Played(index, returns, steps, cooperated_total, could, betrayal_steps, team_changes,
-                  stock_fraction, tom_hits, tom_steps)
+                  stock_fraction, tom_hits, tom_steps, cooperated_late, could_late)
 
 
 def _uniform(seeds: np.ndarray, seat: np.ndarray, step: int, streams: int) -> np.ndarray:

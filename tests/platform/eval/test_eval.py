@@ -55,6 +55,14 @@ def test_tit_for_tat_against_the_deterministic_zoo_earns_the_payoffs_computed_by
         assert row(report, "scripted:tit_for_tat", partner).focal_return == value, partner
     assert row(report, "scripted:tit_for_tat", "self").focal_return == 30
     assert row(report, "scripted:tit_for_tat", "always_defect").cooperation == 0.1
+    # after its first 3 moves (steps 3-9): with always-defect only D; with the alternator
+    # (C, D, C, ...) tit-for-tat echoes it a step late: C, D, C, D, C, D, C
+    assert row(report, "scripted:tit_for_tat", "always_defect").cooperation_late == 0.0
+    assert row(report, "scripted:tit_for_tat", "alternator").cooperation_late == 4 / 7
+    summary = report.summary["scripted:tit_for_tat"]
+    # suspicious TFT opens with D: tit-for-tat plays C, D, C, D, ...; steps 3-9: D, C, D, ...
+    assert summary["cooperation_after_3_with/suspicious_tit_for_tat"] == 3 / 7
+    assert summary["cooperation_with/suspicious_tit_for_tat"] == 0.5
 
 
 def test_normalised_score_is_exactly_0_and_1_at_the_references():
