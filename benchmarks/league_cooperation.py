@@ -74,7 +74,7 @@ def run_one(fitness: str, seed: int, generations: int, mains: int,
         rows.append({
             "generation": state.generation,
             "cooperation": cooperation_among(results, main_ids),
-            "care": float(np.mean([(m.care["team"] + m.care["others"]) / 2 for m in learners])),
+            "care": float(np.mean([(m.care.team + m.care.others) / 2 for m in learners])),
             "exploiter_reward": reward_per_step_against(
                 [r for r in results if r.family == "prisoners_dilemma"], exploiters, main_ids),
         })
