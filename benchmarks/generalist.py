@@ -213,8 +213,11 @@ def main() -> None:
                   f"{states[-1]}")
         verdicts[goal] = "met" if all(s == "met" for s in states) else "not met" if any(
             s.startswith("not met") for s in states) else "undecided"
-    for goal, state in verdicts.items():
-        print(f"goal {goal}: {state.upper()}")
+    for (goal, state), rules in zip(verdicts.items(), (GOAL1, GOAL2), strict=True):
+        seeds = [f["seed"] for f in figures if all(
+            f[k] >= b if op == ">=" else f[k] <= b for k, (op, b) in rules.items())]
+        print(f"goal {goal}: {state.upper()} (every figure on its side on {len(seeds)} of "
+              f"{len(figures)} seeds: {seeds})")
     for goal, state in other_goals(args).items():
         verdicts[goal] = state
     if args.plot:
