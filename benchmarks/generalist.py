@@ -66,14 +66,20 @@ def champion(run: RunFolder) -> tuple[str, Path]:
     return ref, pull(ref, run.path / "pulled", default_tracking_uri(run.path))
 
 
+def holds(value: float, rule: tuple[str, float]) -> bool:
+    """`value` is on the goal's side of its bound (`rule`: (">=" or "<=", bound))."""
+    op, bound = rule
+    return value >= bound if op == ">=" else value <= bound
+
+
 def verdict(mean: float, half: float, rule: tuple[str, float]) -> str:
     """met: the whole 95% interval on the goal's side; not met: all of it on the other;
     undecided: the interval straddles the bound (or has no width: fewer than 2 seeds)."""
-    op, bound = rule
     if not np.isfinite(mean):
         return "not measured"
     low, high = (mean - half, mean + half) if np.isfinite(half) else (mean, mean)
-    good, bad = (low >= bound, high < bound) if op == ">=" else (high <= bound, low > bound)
+    worst, best = (low, high) if rule[0] == ">=" else (high, low)
+    good, bad = holds(worst, rule), not holds(best, rule)
     if not np.isfinite(half):
         return ("met" if good else "not met") + " (one seed: no interval)"
     return "met" if good else "not met" if bad else "undecided"
@@ -214,8 +220,8 @@ def main() -> None:
         verdicts[goal] = "met" if all(s == "met" for s in states) else "not met" if any(
             s.startswith("not met") for s in states) else "undecided"
     for (goal, state), rules in zip(verdicts.items(), (GOAL1, GOAL2), strict=True):
-        seeds = [f["seed"] for f in figures if all(
-            f[k] >= b if op == ">=" else f[k] <= b for k, (op, b) in rules.items())]
+        seeds = [f["seed"] for f in figures if all(holds(f[k], rule)
+                                                      for k, rule in rules.items())]
         print(f"goal {goal}: {state.upper()} (every figure on its side on {len(seeds)} of "
               f"{len(figures)} seeds: {seeds})")
     for goal, state in other_goals(args).items():

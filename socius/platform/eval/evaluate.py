@@ -50,7 +50,7 @@ class CellResult:
     tom_accuracy: float  # the agent's predictions of the others' actions (nan: scripted)
     team_switches: float  # team changes per episode
     coalition_stability: float  # share of steps after which the teams stayed as they were
-    cooperation_late: float = float("nan")  # cooperation after the first 3 moves
+    cooperation_late: float  # cooperation after the first LATE_FROM (3) moves (nan: none)
 
 
 @dataclass(frozen=True)
