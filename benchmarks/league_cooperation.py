@@ -14,11 +14,13 @@ the prisoner's dilemma (the goal: at most R + 0.1 = 3.1). Curves are saved as a 
 (`--plot`).
 
 `--set key=value` overrides the league config (e.g. the generalist's levers: `core=gru`, a
-scripted background of reciprocators and defectors, no care); `--out` writes the final figures
-and verdicts as JSON.
+scripted background of reciprocators and defectors, no care); `--config PATH` measures a league
+config file instead of the one above (its name, seed, generations and evolution fitness set
+here: e.g. `configs/generalist.yaml` as it is); `--out` writes the final figures and verdicts
+as JSON.
 
 Usage: python benchmarks/league_cooperation.py [--seeds 3] [--generations 10] [--plot out.png]
-       [--set key=value ...] [--out results.json]
+       [--set key=value ...] [--config league.yaml] [--out results.json]
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 
 
 def league_config(fitness: str, seed: int, generations: int, mains: int,
-                  overrides: list[str] = ()):
+                  overrides: list[str] = (), path: str | None = None):
+    if path is not None:
+        return load_config(path, [f"name=coop-{fitness}-{seed}", f"seed={seed}",
+                                  f"generations={generations}", f"evolution.fitness={fitness}",
+                                  *overrides])
     return load_config(overrides=[
         f"name=coop-{fitness}-{seed}", f"seed={seed}", f"generations={generations}",
         "rollout.rounds_per_generation=4", "rollout.slots=64", "rollout.steps_per_round=64", "core=mlp",
@@ -62,8 +68,8 @@ def league_config(fitness: str, seed: int, generations: int, mains: int,
 
 
 def run_one(fitness: str, seed: int, generations: int, mains: int,
-            overrides: list[str] = ()) -> list[dict]:
-    config = league_config(fitness, seed, generations, mains, overrides)
+            overrides: list[str] = (), path: str | None = None) -> list[dict]:
+    config = league_config(fitness, seed, generations, mains, overrides, path)
     rows = []
 
     def measure(state, weights, results):
@@ -123,6 +129,8 @@ def main() -> None:
     parser.add_argument("--fitness", nargs="+", default=["own", "welfare"])
     parser.add_argument("--plot", default="league_cooperation.png")
     parser.add_argument("--set", action="append", default=[], help="league config overrides")
+    parser.add_argument("--config", help="a league config file to measure instead (--mains is "
+                        "then its own)")
     parser.add_argument("--out", help="write the final figures and verdicts as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -132,7 +140,7 @@ def main() -> None:
     for fitness in args.fitness:
         for seed in range(args.seeds):
             curves.setdefault(fitness, []).append(
-                run_one(fitness, seed, args.generations, args.mains, args.set))
+                run_one(fitness, seed, args.generations, args.mains, args.set, args.config))
     ray.shutdown()
     print(f"\nfinal generation ({time.perf_counter() - start:.0f} s in all):")
     for fitness, runs in curves.items():
@@ -155,7 +163,8 @@ def main() -> None:
             import json
 
             Path(args.out).write_text(json.dumps({
-                "overrides": args.set, "generations": args.generations,
+                "config": args.config, "overrides": args.set,
+                "generations": args.generations,
                 "cooperation": [r["cooperation"] for r in last],
                 "exploiter_reward": [r["exploiter_reward"] for r in last],
                 "verdict": "met" if met_coop and met_expl else "not met"}, indent=1))

@@ -9,9 +9,12 @@ the same seeds in each:
 
 Every arm's final main agent (`checkpoints/main_0`) is scored on the `heldout` suite with the
 zoo (`normalised_zoo`) and with every other run's agent as an unseen learned partner, all arms
-pooled (`normalised_learned`: the cross-play score). Per arm: mean and 95% t-interval over
-seeds; per ablation: the paired difference to `tom` (same seed), mean and 95% interval. An
-effect counts when its interval excludes 0.
+pooled (`normalised_learned`: the cross-play score). The normalised score divides by the spread
+of the suite's references, which is small in some cells, so it swings; two steadier figures
+come beside it: `return_learned`, the raw mean focal return per episode with the learned
+partners over the heldout cells, and the `dilemmas` suite's `conditional_cooperation` (with the
+zoo). Per arm: mean and 95% t-interval over seeds; per ablation: the paired difference to `tom`
+(same seed), mean and 95% interval. An effect counts when its interval excludes 0.
 
     python benchmarks/tom_ablation.py [--seeds 5] [--generations 15] [--out results.json]
 """
@@ -41,7 +44,8 @@ from socius.policies.checkpoint import load_module  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
 ARMS = {"tom": [], "no_tom": ["ppo.tom_weight=0"], "tom_to_policy": ["tom_to_policy=true"]}
-MEASURES = ("normalised_learned", "normalised_zoo")
+MEASURES = ("normalised_learned", "normalised_zoo", "return_learned",
+            "dilemmas/conditional_cooperation")
 
 
 def main() -> None:
@@ -71,12 +75,17 @@ def main() -> None:
             print(f"{arm} seed {seed}: league {seconds[arm, seed]:.0f} s", flush=True)
     ray.shutdown()
 
-    heldout = load_suite("heldout")
+    heldout, dilemmas = load_suite("heldout"), load_suite("dilemmas")
     scores: dict[tuple[str, int], dict[str, float]] = {}
     for key, agent in agents.items():
         others = [a for k, a in agents.items() if k != key]
-        summary = evaluate([agent], heldout, learned=others).summary[agent.name]
-        scores[key] = {m: float(summary[m]) for m in MEASURES}
+        report = evaluate([agent], heldout, learned=others)
+        summary = report.summary[agent.name]
+        scores[key] = {m: float(summary[m]) for m in MEASURES[:2]}
+        scores[key]["return_learned"] = float(np.mean(
+            [c.focal_return for c in report.cells if c.partners.startswith("learned:")]))
+        scores[key]["dilemmas/conditional_cooperation"] = float(evaluate(
+            [agent], dilemmas).summary[agent.name]["conditional_cooperation"])
         print(f"{key[0]} seed {key[1]}: " + ", ".join(f"{m} {v:.3f}" for m, v in
                                                       scores[key].items()), flush=True)
 
@@ -86,7 +95,7 @@ def main() -> None:
     for measure in MEASURES:
         for arm in args.arms:
             mean, half = ci95([scores[arm, s][measure] for s in range(args.seeds)])
-            print(f"  {measure:<20} {arm:<14} {mean:7.3f} +- {half:.3f}")
+            print(f"  {measure:<32} {arm:<14} {mean:7.3f} +- {half:.3f}")
         for arm in args.arms:
             if arm == "tom" or "tom" not in args.arms:
                 continue
@@ -96,7 +105,7 @@ def main() -> None:
             verdict = ("helps" if mean - half > 0 else "hurts" if mean + half < 0
                        else "no effect shown") if np.isfinite(half) else "one seed"
             effects[f"{measure}/{arm}-tom"] = (mean, half, verdict)
-            print(f"  {measure:<20} {arm} - tom: {mean:+.3f} +- {half:.3f} "
+            print(f"  {measure:<32} {arm} - tom: {mean:+.3f} +- {half:.3f} "
                   f"({arm} {verdict.replace('helps', 'scores higher').replace('hurts', 'scores lower')})")
     if args.out:
         Path(args.out).write_text(json.dumps({

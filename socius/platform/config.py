@@ -80,9 +80,11 @@ class EvolutionConfig(Strict):
     """Exploit/explore within each population and role (off unless the section is given)."""
 
     every_generations: int = Field(2, ge=1, description="generations between evolution steps")
-    fitness: Literal["own", "team", "welfare", "rating"] = Field(
+    fitness: Literal["own", "team", "welfare", "rating", "eval"] = Field(
         "own", description="what selection rewards: own return, team return, group welfare "
-        "(everyone's mean return in the member's matches) or team rating (openskill ordinal)")
+        "(everyone's mean return in the member's matches), team rating (openskill ordinal) "
+        "or `eval` (the learners evaluated on the `eval` suite before each selection, ranked "
+        "by `eval.score`; needs an `eval` section)")
     bottom_fraction: float = Field(0.25, ge=0, le=1, description="share that copies others")
     top_fraction: float = Field(0.25, ge=0, le=1, description="share that is copied")
     resample_prob: float = Field(0.2, ge=0, le=1,
@@ -362,6 +364,9 @@ class LeagueConfig(Strict):
                                  "players, the league's networks seat scenarios.max_players="
                                  f"{self.scenarios.max_players} (raise it, or pick a suite "
                                  "that fits)")
+        if self.evolution is not None and self.evolution.fitness == "eval" and self.eval is None:
+            raise ValueError("evolution.fitness: eval needs an `eval` section (the suite and "
+                             "score that rank the learners)")
         if self.tracking.champion_by == "eval" and self.eval is None:
             raise ValueError("tracking.champion_by: eval needs an `eval` section (which suite "
                              "to score snapshots on)")

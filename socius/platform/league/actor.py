@@ -177,15 +177,17 @@ class League:
                 self.state.cooperation[name] = cooperated / possible
         self._rebuild()  # here, so that the next `issue` is as fast as any
 
-    def close_generation(self, digests: Mapping[str, str]) -> GenerationOrders:
-        """Snapshots and resets; then, when evolution is due, copies and mutations."""
+    def close_generation(self, digests: Mapping[str, str],
+                         scores: Mapping[str, float] | None = None) -> GenerationOrders:
+        """Snapshots and resets; then, when evolution is due, copies and mutations (`scores`:
+        the learners' evaluation scores, for fitness `eval`)."""
         state = self.state
         snapshots = close_generation(state, digests, self.initial_digests, self.snapshot_rules,
                                      self.rng)
         copies = []
-        if self.evolution and (state.generation + 1) % self.evolution.every_generations == 0:
+        if self.evolution and self.evolution.due(state.generation):
             copies = evolve(state.members, self._results, state.ratings, self.evolution,
-                            self.fitness_kind, self.rng, state.generation)
+                            self.fitness_kind, self.rng, state.generation, scores)
             for copy in copies:
                 inherit(state.members[copy.child], copy)
                 state.members[copy.child].weights_digest = \

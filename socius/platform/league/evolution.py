@@ -11,9 +11,12 @@ so per-member values would be overwritten.)
 
 Fitness is a choice (`FITNESS`), computed from the generation's match results:
 `own` - the member's mean return per episode; `team` - its initial team's mean return;
-`welfare` - the mean return of everyone in its matches; `rating` - its openskill ordinal.
-Selection on own return in mixed-motive games tends to erase care; selection on group outcome
-tends to keep it.
+`welfare` - the mean return of everyone in its matches; `rating` - its openskill ordinal;
+`eval` - a score the caller measured just before (the run evaluates the learners on its `eval`
+suite and passes each one's `eval.score`). Selection on own return in mixed-motive games tends
+to erase care; selection on group outcome tends to keep it, and in a prisoner's dilemma also
+rewards being exploited (cooperating with always-defect raises the pair's mean return);
+selection on an evaluation's conditional cooperation rewards reading the partner.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from socius.platform.league.ratings import Rating
 from socius.platform.league.state import Member
 from socius.platform.types import MatchResult
 
-FITNESS = ("own", "team", "welfare", "rating")
+FITNESS = ("own", "team", "welfare", "rating", "eval")
 CARE_KEYS = ("team", "others")
 
 
@@ -42,6 +45,10 @@ class EvolutionRules:
     resample_prob: float = 0.2
     care_step: float = 0.1
     care_bounds: tuple[float, float] = (0.0, 1.0)
+
+    def due(self, generation: int) -> bool:
+        """Whether exploit/explore runs at the end of `generation`."""
+        return (generation + 1) % self.every_generations == 0
 
     def __post_init__(self) -> None:
         if self.every_generations < 1:
@@ -60,26 +67,37 @@ class EvolutionRules:
 @dataclass(frozen=True)
 class Inheritance:
     """`child` took `parent`'s weights and care, then `changes` (name ->
-    [inherited value, new value]) at `generation`."""
+    [inherited value, new value]) at `generation`; `fitness`: the child's and the parent's, as
+    selection saw them."""
 
     child: str
     parent: str
     generation: int
     changes: dict[str, list[float]]
+    fitness: tuple[float, float] = (float("nan"), float("nan"))
 
     def record(self) -> dict[str, Any]:
+        # JSON has no infinities: a member without matches or score is recorded as None
+        child, parent = (round(float(f), 4) if np.isfinite(f) else None for f in self.fitness)
         return {"generation": self.generation, "event": "copied", "from": self.parent,
-                "changes": self.changes}
+                "changes": self.changes, "fitness": {"child": child, "parent": parent}}
 
 
 def fitness(results: Iterable[MatchResult], members: Sequence[str], kind: str,
-            ratings: Mapping[str, Rating] | None = None) -> dict[str, float]:
+            ratings: Mapping[str, Rating] | None = None,
+            scores: Mapping[str, float] | None = None) -> dict[str, float]:
     """Each member's fitness over `results` (members with no matches: -inf, so they rank
-    last; `rating`: the openskill ordinal, default rating for the unrated)."""
+    last; `rating`: the openskill ordinal, default rating for the unrated; `eval`: the given
+    `scores`, -inf for a member without a finite one)."""
     if kind not in FITNESS:
         raise ValueError(f"unknown fitness {kind!r} (known: {FITNESS})")
     if kind == "rating":
         return {m: (ratings or {}).get(m, Rating()).ordinal for m in members}
+    if kind == "eval":
+        if scores is None:
+            raise ValueError("fitness 'eval' needs the members' evaluation scores")
+        return {m: float(scores[m]) if np.isfinite(scores.get(m, np.nan)) else -np.inf
+                for m in members}
     wanted = set(members)
     totals = {m: [0.0, 0] for m in members}
     for result in results:
@@ -119,7 +137,8 @@ def exploit_explore(members: Sequence[Member], fitness_of: Mapping[str, float],
         for key in CARE_KEYS:
             old = getattr(parent.care, key)
             changes[f"care.{key}"] = [old, _mutate_care(old, rules, rng)]
-        out.append(Inheritance(child.id, parent.id, generation, changes))
+        out.append(Inheritance(child.id, parent.id, generation, changes,
+                               (fitness_of[child.id], fitness_of[parent.id])))
     return out
 
 
@@ -156,6 +175,9 @@ def family_tree(members: Mapping[str, Member], member_id: str) -> str:
                      f"team {member.care.team:.2f} others {member.care.others:.2f}]")
         for event in reversed(member.lineage):
             changed = ", ".join(f"{k} {a:.3g}->{b:.3g}" for k, (a, b) in event["changes"].items())
+            fit = event.get("fitness") or {}  # lineage saved before fitness was recorded: none
+            if fit.get("child") is not None and fit.get("parent") is not None:
+                changed += f"; fitness {fit['child']:.3g} < {fit['parent']:.3g}"
             lines.append(f"{pad}  generation {event['generation']}: copied {event['from']}"
                          f" ({changed})")
         if member.parent is not None and depth < 20:
@@ -175,15 +197,17 @@ def family_tree(members: Mapping[str, Member], member_id: str) -> str:
 
 def evolve(state_members: Mapping[str, Member], results: Sequence[MatchResult],
            ratings: Mapping[str, Rating], rules: EvolutionRules, fitness_kind: str,
-           rng: np.random.Generator, generation: int) -> list[Inheritance]:
-    """Exploit/explore for every group of learners of one population and role."""
+           rng: np.random.Generator, generation: int,
+           scores: Mapping[str, float] | None = None) -> list[Inheritance]:
+    """Exploit/explore for every group of learners of one population and role (`scores`:
+    fitness `eval`'s measured scores)."""
     groups: dict[tuple[str, str], list[Member]] = {}
     for member in state_members.values():
         if member.trainable:
             groups.setdefault((member.population, member.role.value), []).append(member)
     out = []
     for _, group in sorted(groups.items()):
-        fit = fitness(results, [m.id for m in group], fitness_kind, ratings)
+        fit = fitness(results, [m.id for m in group], fitness_kind, ratings, scores)
         out.extend(exploit_explore(group, fit, rules, rng, generation))
     return out
 

@@ -10,7 +10,8 @@ Every second of a generation belongs to one stage, measured on the driver's time
     league/rate     results into payoffs, ratings, step counts and cooperation
     league/evolve   snapshots, exploiter resets, exploit/explore copies, applied to the learners
     checkpoint/     learners and snapshots saved, the lake's writes confirmed
-    eval/           every `eval.every_generations`: learners and new snapshots on a suite
+    eval/           every `eval.every_generations`: learners and new snapshots on a suite;
+                    with `evolution.fitness: eval`, the learners before each selection too
     registry/       history.jsonl, league.json, the MLflow mirror, live metrics
 
 Runners play round k + 1 while the learners update on round k, so `env/` counts only the wait
@@ -59,7 +60,8 @@ class StageClock:
 
 
 def play_generation(run: LeagueRun, generation: int) -> tuple[GenerationRecord, Played]:
-    """Plan, sample and learn, store, rate, evolve, checkpoint, evaluate, register."""
+    """Plan, sample and learn, store, rate, (score for selection), evolve, checkpoint,
+    evaluate, register."""
     clock, league, loop, played = StageClock(), run.league, run.loop, Played()
     with clock("league/plan"):
         league.start_generation.remote(generation)
@@ -88,8 +90,11 @@ def play_generation(run: LeagueRun, generation: int) -> tuple[GenerationRecord, 
     with clock("league/rate"):
         ray.get(league.report.remote(played.match_results, played.steps_by_member,
                                      played.cooperation))
+    with clock("eval/"):
+        scores = run.fitness_scores(generation)
     with clock("league/evolve"):
-        orders, weights = run.evolve(last=generation == run.config.generations - 1)
+        orders, weights = run.evolve(last=generation == run.config.generations - 1,
+                                     scores=scores)
     with clock("checkpoint/"):
         state, saved = run.checkpoint(orders, weights)
     with clock("eval/"):

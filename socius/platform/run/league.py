@@ -13,6 +13,7 @@ import platform as host
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import metadata
@@ -304,7 +305,7 @@ class LeagueRun:
         self.frozen: dict[str, WeightsHandle] = {}
         if rng_state is not None:
             self._restore_weights(state)
-        evolution = None if config.evolution is None else EvolutionRules(
+        self.evolution = evolution = None if config.evolution is None else EvolutionRules(
             **config.evolution.model_dump(exclude={"fitness"}))
         self.league = LeagueActor.options(**state_options).remote(
             state, scenarios, matchmaking_rules(config), snapshot_rules(config), rng_state,
@@ -396,14 +397,15 @@ class LeagueRun:
         self._store("matches", outcomes_table({r.match_id: r.family for r in results},
                                               "finished", self.folder.name, self.generation))
 
-    def evolve(self, last: bool) -> tuple[GenerationOrders, dict[str, dict[str, np.ndarray]]]:
-        """Snapshots, resets and evolution copies as the league actor orders them, applied to
-        the learners; matches of members whose weights are reset or replaced are cancelled
-        (all matches after the `last` generation). Returns the orders and the weights to save,
-        by checkpoint name (learners and new snapshots)."""
+    def evolve(self, last: bool, scores: dict[str, float] | None = None
+               ) -> tuple[GenerationOrders, dict[str, dict[str, np.ndarray]]]:
+        """Snapshots, resets and evolution copies as the league actor orders them (`scores`:
+        fitness `eval`'s), applied to the learners; matches of members whose weights are reset
+        or replaced are cancelled (all matches after the `last` generation). Returns the orders
+        and the weights to save, by checkpoint name (learners and new snapshots)."""
         weights = learner_states(self.group, self.learning)
         orders = ray.get(self.league.close_generation.remote(
-            {m: state_digest(w) for m, w in weights.items()}))
+            {m: state_digest(w) for m, w in weights.items()}, scores))
         replaced = {o.member for o in orders.snapshots if o.reset} | {
             c.child for c in orders.copies}
         if last:
@@ -438,6 +440,26 @@ class LeagueRun:
         self._confirm_writes()
         return self.state, saved
 
+    def fitness_scores(self, generation: int) -> dict[str, float] | None:
+        """For `evolution.fitness: eval`, when evolution is due: the learners of every group
+        that evolves (two or more of one population and role) evaluated on the `eval` suite
+        now, scored by `eval.score` (None otherwise). Not stored: the run's
+        evaluation stage records the learners after the copies."""
+        if self.evolution is None or self.config.evolution.fitness != "eval" or \
+                not self.evolution.due(generation):
+            return None
+        from socius.platform.eval.suites import load_suite
+
+        groups = Counter((m.population, m.role) for m in self.state.learners())
+        selected = [m.id for m in self.state.learners()  # a group of one has no one to copy
+                    if groups[m.population, m.role] > 1]
+        if not selected:
+            return {}
+        weights = learner_states(self.group, selected)
+        report = self._evaluate(weights, load_suite(self.config.eval.suite))
+        return {m: float(summary.get(self.config.eval.score, float("nan")))
+                for m, summary in report.summary.items()}
+
     def evaluate(self, generation: int, weights: dict[str, dict[str, np.ndarray]]
                  ) -> dict[str, Any] | None:
         """When due (`eval.every_generations`, and the last generation): the learners and every
@@ -448,8 +470,6 @@ class LeagueRun:
                            generation != self.config.generations - 1):
             return None
         from socius.platform.data.writer import evals_table
-        from socius.platform.eval.evaluate import evaluate
-        from socius.platform.eval.play import Player
         from socius.platform.eval.suites import load_suite
 
         suite = load_suite(cfg.suite)
@@ -457,13 +477,7 @@ class LeagueRun:
         for member in self.state.members.values():  # snapshots of earlier generations
             if not member.trainable and member.id not in self.evaluated | set(members):
                 members[member.id] = ray.get(self.frozen[member.id].source)
-        players = []
-        for member_id, state in sorted(members.items()):
-            net = SociusNet(self.net_config)
-            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-            players.append(Player(member_id, net=net.eval()))
-        report = evaluate(players, suite, partners=list(cfg.partners) if cfg.partners else None,
-                          cross_play=False, episodes=cfg.episodes)
+        report = self._evaluate(members, suite)
         self.evaluated |= {m for m in members if not self.state.members[m].trainable}
         self._store("evals", evals_table([asdict(c) for c in report.cells], self.folder.name,
                                          generation, suite.name, suite.hash))
@@ -471,6 +485,20 @@ class LeagueRun:
                 "members": {m: {k: round(v, 4) if math.isfinite(v) else None  # JSON: no NaN
                                 for k, v in summary.items()}
                             for m, summary in report.summary.items()}}
+
+    def _evaluate(self, members: dict[str, dict[str, np.ndarray]], suite) -> Any:
+        """`members` (id -> weights) on `suite` against the zoo (`eval.partners`)."""
+        from socius.platform.eval.evaluate import evaluate
+        from socius.platform.eval.play import Player
+
+        cfg = self.config.eval
+        players = []
+        for member_id, state in sorted(members.items()):
+            net = SociusNet(self.net_config)
+            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+            players.append(Player(member_id, net=net.eval()))
+        return evaluate(players, suite, partners=list(cfg.partners) if cfg.partners else None,
+                        cross_play=False, episodes=cfg.episodes)
 
     def register(self, record: GenerationRecord, saved: dict[str, Any]) -> None:
         """History first, then league.json: written last, it declares the generation saved (a

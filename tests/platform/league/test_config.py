@@ -158,6 +158,7 @@ def test_the_eval_section_is_checked_before_any_actor():
         (["eval.suite=heldout"], "eval.suite: 'heldout' has scenarios of 4 players, the "
                                  "league's networks seat scenarios.max_players=2"),
         (["tracking.champion_by=eval"], "champion_by: eval needs an `eval` section"),
+        (["evolution={fitness: eval}"], "evolution.fitness: eval needs an `eval` section"),
         (["eval.suite=zero_sum", "eval.score=wins"], "eval.score"),
     ]:
         with pytest.raises(ConfigError, match=needle):

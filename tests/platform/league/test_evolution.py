@@ -6,6 +6,7 @@ import pytest
 from socius.platform.league.evolution import (
     EvolutionRules,
     exploit_explore,
+    family_tree,
     fitness,
     inherit,
 )
@@ -30,6 +31,10 @@ def test_fitness_choices_on_known_results():
     assert welfare == {"a": (2.0 + 2.0) / 2, "d": 2.0}
     rated = fitness(results, ["a", "z"], "rating", {"a": Rating(30.0, 1.0)})
     assert rated["a"] == 27.0 and rated["z"] == Rating().ordinal
+    scored = fitness(results, ["a", "b", "c"], "eval", scores={"a": 0.9, "b": float("nan")})
+    assert scored == {"a": 0.9, "b": -np.inf, "c": -np.inf}  # unscored members rank last
+    with pytest.raises(ValueError, match="needs the members' evaluation scores"):
+        fitness(results, ["a"], "eval")
     with pytest.raises(ValueError, match="unknown fitness"):
         fitness(results, ["a"], "happiness")
 
@@ -71,9 +76,12 @@ def test_inheritance_is_recorded_as_lineage_and_round_trips():
     inherit(members[0], copies[0])
     assert members[0].care.team in (pytest.approx(1.0), pytest.approx(0.8))
     assert members[0].lineage == [{"generation": 5, "event": "copied", "from": "m3",
-                                   "changes": copies[0].changes}]
+                                   "changes": copies[0].changes,
+                                   "fitness": {"child": -1.0, "parent": 2.0}}]
     state = LeagueState(members={m.id: m for m in members})
     assert LeagueState.from_dict(state.to_dict()).members["m0"].lineage == members[0].lineage
+    assert "copied m3 (care.team 0.9->" in family_tree(state.members, "m0")
+    assert "fitness -1 < 2" in family_tree(state.members, "m0")
 
 
 def test_too_small_groups_do_not_evolve():

@@ -271,6 +271,31 @@ def test_evolution_copies_weights_and_records_lineage(ray_session, tmp_path):
     assert state_digest(weights) == child.weights_digest == parent.weights_digest
 
 
+def test_evolution_on_evaluation_scores(ray_session, tmp_path):
+    """fitness: eval: the learners are evaluated before each selection; the child copies the
+    best-scored member, and the scores are in its lineage."""
+    from socius.platform.league.evolution import family_tree
+    from socius.platform.run.league import run_league
+
+    config = load_config(profile="smoke", overrides=[
+        "generations=2", "populations=[{name: red, main: 2}]",
+        "evolution={every_generations: 2, fitness: eval, resample_prob: 0}",
+        "eval={every_generations: 5, suite: zero_sum, episodes: 2, score: normalised_zoo}",
+        "data.store=false", "tracking.mirror=false"])
+    state = run_league(config, tmp_path / "run", log=lambda line: None)
+    events = [(m.id, e) for m in state.members.values() if m.trainable for e in m.lineage]
+    assert len(events) == 1 and events[0][1]["generation"] == 1  # due at generation 1 only
+    child, event = events[0]
+    scores = event["fitness"]
+    assert scores["child"] is not None and scores["parent"] is not None
+    assert scores["parent"] >= scores["child"] and event["from"] != child
+    assert f"fitness {scores['child']:.3g} < {scores['parent']:.3g}" in family_tree(
+        state.members, child)
+    # the evaluation stage (due at the last generation) still records the learners after it
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").open()]
+    assert [bool(h.get("eval")) for h in history] == [False, True]
+
+
 def test_smoke_league_with_a_remote_learner_actor(ray_session, tmp_path):
     """placement.learners=1: the learner is a Ray actor (where GPUs would be on a cluster)."""
     from socius.platform.run.league import run_league
