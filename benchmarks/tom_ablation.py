@@ -1,7 +1,7 @@
 """Does theory of mind earn its place? Leagues with and without it, scored on held-out games.
 
-Three arms of `configs/generalist.yaml` (short: `--generations`, no evaluation during the run),
-the same seeds in each:
+Three arms of `configs/generalist.yaml` (short: `--generations`; evaluated for selection as the
+config says, and by the run itself only at its last generation), the same seeds in each:
 - `tom`: the default (theory-of-mind loss at `ppo.tom_weight` 0.5; its head shapes the core);
 - `no_tom`: `ppo.tom_weight=0` (the head learns nothing and nothing flows from it);
 - `tom_to_policy`: the default loss, and the head's predictions of the others' actions are an
@@ -64,7 +64,9 @@ def main() -> None:
         for arm in args.arms:
             config = load_config(CONFIG, [
                 f"seed={seed}", f"name=tom-{arm.replace('_', '-')}-{seed}",
-                f"generations={args.generations}", "eval=null", "tracking.champion_by=rating",
+                f"generations={args.generations}", "tracking.champion_by=rating",
+                # the selection's evaluations stay; the run's own only at its last generation
+                f"eval.every_generations={args.generations}",
                 "tracking.mirror=false", "data.store=false", *ARMS[arm]])
             run = work / f"{arm}{seed}"
             start = time.perf_counter()
