@@ -119,7 +119,8 @@ class TrackingConfig(Strict):
         "`eval` section; snapshots not evaluated yet are passed over)")
 
 
-EvalScore = Literal["normalised_zoo", "conditional_cooperation", "efficiency", "cooperation"]
+EvalScore = Literal["normalised_zoo", "conditional_cooperation", "reciprocity", "efficiency",
+                    "cooperation"]
 
 
 class EvalConfig(Strict):
@@ -137,7 +138,11 @@ class EvalConfig(Strict):
     score: EvalScore = Field("normalised_zoo", description="the measure that ranks evaluated "
                              "snapshots (`tracking.champion_by: eval`): the normalised score "
                              "with the zoo rewards exploiting the zoo's cooperators too; "
-                             "conditional cooperation rewards reciprocity")
+                             "conditional cooperation rewards reciprocity (0 for any policy "
+                             "that ignores its partner); `reciprocity` (cooperation with "
+                             "reciprocators times 1 - cooperation with always-defect) too, and "
+                             "among policies that ignore their partner it prefers cooperating "
+                             "half the time to never")
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:

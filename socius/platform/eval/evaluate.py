@@ -275,6 +275,7 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
            "focal_return_self": mean(r.focal_return for r in rows if r.partners == SELF),
            "cooperation": mean(r.cooperation for r in rows),
            "conditional_cooperation": metrics.conditional_cooperation(coop_with, RECIPROCATORS),
+           "reciprocity": metrics.reciprocity(coop_with, RECIPROCATORS),
            "efficiency": mean(r.efficiency for r in rows),
            "equality": mean(r.equality for r in rows),
            "sustainability": mean(r.sustainability for r in rows),

@@ -74,6 +74,20 @@ def conditional_cooperation(cooperation_with: dict[str, float],
     return float(np.mean(kind) - np.mean(mean))
 
 
+def reciprocity(cooperation_with: dict[str, float], reciprocators: tuple[str, ...],
+                defectors: tuple[str, ...] = ("always_defect",)) -> float:
+    """Mean cooperation with the reciprocators times one minus mean cooperation with the
+    defectors: 1 for a perfect reciprocator, 0 for both unconditional strategies. Unlike
+    conditional cooperation (their difference, 0 for every policy that ignores its partner),
+    among policies that ignore their partner it is highest at cooperating half the time, so
+    selection on it moves defectors toward cooperating and cooperators toward reading."""
+    kind = [cooperation_with[p] for p in reciprocators if p in cooperation_with]
+    mean = [cooperation_with[p] for p in defectors if p in cooperation_with]
+    if not kind or not mean:
+        return float("nan")
+    return float(np.mean(kind) * (1 - np.mean(mean)))
+
+
 def alpha_rank(payoffs: np.ndarray, alpha: float = 100.0) -> np.ndarray:
     """Stationary mass of each agent under alpha-rank (OpenSpiel) for the symmetric meta-game
     `payoffs[i, j]` = agent i's return against agent j. Payoffs are first scaled to [0, 1]

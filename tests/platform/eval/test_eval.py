@@ -102,6 +102,14 @@ def test_conditional_cooperation_orders_tit_for_tat_above_the_unconditional_stra
     # both unconditional strategies cooperate alike with everyone: 0 by the definition
     assert cc["scripted:tit_for_tat"] > 0.9
     assert cc["scripted:always_cooperate"] == cc["scripted:always_defect"] == 0.0
+    rec = {a: report.summary[a]["reciprocity"] for a in report.agents}
+    assert rec["scripted:tit_for_tat"] > 0.9
+    assert rec["scripted:always_cooperate"] == rec["scripted:always_defect"] == 0.0
+    # among policies that ignore their partner, cooperating half the time beats never
+    assert metrics.reciprocity({"tit_for_tat": 0.5, "always_defect": 0.5}, ("tit_for_tat",)) \
+        == 0.25 > metrics.reciprocity({"tit_for_tat": 0.1, "always_defect": 0.1},
+                                      ("tit_for_tat",))
+    assert np.isnan(metrics.reciprocity({"tit_for_tat": 1.0}, ("tit_for_tat",)))
     cross = report.cross_play
     assert cross["agents"] == list(report.agents) and len(cross["alpha_rank"]) == 3
     # tit-for-tat with itself earns more than always-defect with itself
