@@ -66,6 +66,41 @@ def champion(run: RunFolder) -> tuple[str, Path]:
     return ref, pull(ref, run.path / "pulled", default_tracking_uri(run.path))
 
 
+def main_is(member: str) -> bool:
+    """A main agent or one of its snapshots (not a main exploiter, not the zoo)."""
+    return re.fullmatch(r"main_\d+(@\d+)?", member) is not None
+
+
+def selection_figures(run: RunFolder, last: int = 10) -> dict[str, float]:
+    """Goal 4's two figures inside this run, from its lake, over its `last` generations'
+    prisoner's dilemma matches: cooperation among main agents (cooperative moves in matches
+    whose every seat is a main agent or its snapshot) and the main exploiter's reward per step
+    in matches against them."""
+    import pyarrow.compute as pc
+
+    from socius.envs.families import FAMILIES
+    from socius.platform.data.lake import Lake
+
+    lake = Lake(run.lake, create=False)
+    episodes = [e for e in lake.read("episodes").to_pylist()
+                if e["family"] == "prisoners_dilemma"]
+    first = max(e["generation"] for e in episodes) - last + 1
+    episodes = [e for e in episodes if e["generation"] >= first]
+    reward = steps = 0.0
+    for e in episodes:
+        for seat, member in enumerate(e["members"]):
+            others = e["members"][:seat] + e["members"][seat + 1:]
+            if member.startswith("main_exploiter") and others and all(map(main_is, others)):
+                reward, steps = reward + e["returns"][seat], steps + e["steps"]
+    among = sorted({e["match_id"] for e in episodes if all(map(main_is, e["members"]))})
+    moves = lake.read("steps", filter=pc.field("match_id").isin(among), columns=["action"])
+    cooperative = FAMILIES["prisoners_dilemma"].cooperative_action
+    actions = moves.column("action").to_numpy()
+    return {"selection/cooperation_among_mains":
+            float(np.mean(actions == cooperative)) if len(actions) else float("nan"),
+            "selection/exploiter_reward": reward / steps if steps else float("nan")}
+
+
 def holds(value: float, rule: tuple[str, float]) -> bool:
     """`value` is on the goal's side of its bound (`rule`: (">=" or "<=", bound))."""
     op, bound = rule
@@ -184,7 +219,8 @@ def main() -> None:
         ref, path = champion(run)
         seconds = sum(r["seconds"] for r in run.history())  # the league's generations
         runs.append({"seed": seed, "seconds": seconds, "champion": ref, "run": run.path,
-                     "path": path, "generations": config.generations})
+                     "path": path, "generations": config.generations,
+                     "fitness": config.evolution.fitness if config.evolution else "none"})
         print(f"seed {seed}: {config.generations} generations, {runs[-1]['seconds']:.0f} s in "
               f"generations ({time.perf_counter() - start:.0f} s here), "
               f"champion {ref}", flush=True)
@@ -204,7 +240,7 @@ def main() -> None:
                "heldout/normalised_zoo": h["normalised_zoo"],
                "heldout/normalised_learned": h["normalised_learned"],
                "dilemmas/cooperation": d["cooperation"], "dilemmas/tom_accuracy":
-                   d["tom_accuracy"]}
+                   d["tom_accuracy"], **selection_figures(RunFolder(r["run"]))}
         figures.append(row)
         print(f"seed {r['seed']}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()
                                                  if k != "seed"), flush=True)
@@ -226,6 +262,12 @@ def main() -> None:
               f"{len(figures)} seeds: {seeds})")
     for goal, state in other_goals(args).items():
         verdicts[goal] = state
+    fitness = runs[0]["fitness"]
+    print(f"goal 4's figures inside these runs (selection on {fitness}; the goal asks for "
+          "welfare), last 10 generations: cooperation among mains " + ", ".join(
+              f"{f['selection/cooperation_among_mains']:.2f}" for f in figures) +
+          " (wants > 0.8); exploiter reward per step vs mains " + ", ".join(
+              f"{f['selection/exploiter_reward']:.2f}" for f in figures) + " (wants <= 3.1)")
     if args.plot:
         plot(runs, args.plot)
         print(f"plot: {args.plot}")
