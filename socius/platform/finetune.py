@@ -54,13 +54,30 @@ def partner_from_spec(spec: str, layout=None) -> ScriptedPartner | SociusNet:
     return make_partner(name, layout=layout)
 
 
+def seat_assignment(n_players: int, instances: int, n_partners: int, max_players: int
+                    ) -> np.ndarray:
+    """Who sits where (`[max_players, instances]`): 0 the learner, 1 + k the k-th partner, -1
+    an empty seat. The learner's seat rotates over the instances, and the partners rotate over
+    the other seats and the instances alike, so that each partner plays about as many
+    instances as any other (no partners: the learner in every seat, self-play)."""
+    seats = np.full((max_players, instances), -1)
+    for b in range(instances):
+        mine = b % n_players
+        for seat in range(n_players):
+            other = (seat - mine - 1) % n_players  # 0 .. n - 2: which of the other seats
+            seats[seat, b] = 0 if seat == mine or not n_partners else \
+                1 + (b // n_players * (n_players - 1) + other) % n_partners
+    return seats
+
+
 def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = None,
              steps: int = 50_000, seed: int = 0, lr: float = 3e-4,
              on_progress: Callable[[int, int], None] | None = None
              ) -> tuple[SociusNet, list[dict[str, float]]]:
     """PPO from `net`'s weights on one scenario: the learner's seat rotates over 64
     instances; `partners` (scripted names, checkpoint folders of learned partners) fill the
-    other seats in turn (none: self-play). Returns the trained net and the per-iteration
+    other seats in turn, each in about as many instances (`seat_assignment`; none:
+    self-play). Returns the trained net and the per-iteration
     metrics (`steps`, `reward_mean`, ...)."""
     torch.set_num_threads(1)
     config, n = net.config, scenario.n_players
@@ -81,12 +98,7 @@ def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = No
                              f"{partner.config.core_size}, {partner.config.max_players} seats) "
                              f"cannot play {scenario.name} ({n} players) beside this one "
                              f"({config.core} core of {config.core_size})")
-    seat_policy = np.full((config.max_players, instances), -1)
-    for b in range(instances):
-        mine = b % n
-        for seat in range(n):
-            seat_policy[seat, b] = 0 if seat == mine or not team_players else \
-                1 + (seat - mine - 1) % n % len(team_players)
+    seat_policy = seat_assignment(n, instances, len(team_players), config.max_players)
     trainer = LocalTrainer(engine, seat_policy, team_players, config,
                            PPOSettings(lr=lr, entropy_start=0.003, entropy_end=0.0),
                            total_steps=steps, seed=seed)

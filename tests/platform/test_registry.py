@@ -263,6 +263,24 @@ def test_fine_tuning_beside_a_learned_partner_and_a_mismatched_one(tmp_path):
         train_on(net, scenario, [str(tmp_path / "mlp")], 600)
 
 
+def test_every_fine_tuning_partner_plays_in_two_player_games():
+    """The partners rotate over the instances as well as the seats: in a two-player game each
+    of six partners sits opposite the learner in 10-12 of 64 instances (a rotation over the
+    other seats alone gave every instance to the first partner)."""
+    import numpy as np
+
+    from socius.platform.finetune import seat_assignment
+
+    seats = seat_assignment(2, 64, 6, 4)
+    assert (seats[2:] == -1).all() and ((seats[:2] == 0).sum(axis=0) == 1).all()
+    assert (seats[0] == 0).sum() == (seats[1] == 0).sum() == 32  # the learner's seat rotates
+    counts = np.bincount(seats[seats > 0], minlength=7)[1:]
+    assert counts.min() >= 10 and counts.max() <= 12
+    four = seat_assignment(4, 8, 3, 4)  # four players, three partners: all in every instance
+    assert all(sorted(four[:, b]) == [0, 1, 2, 3] for b in range(8))
+    assert (seat_assignment(2, 4, 0, 2) == 0).all()  # no partners: self-play
+
+
 def test_a_tracking_server_that_does_not_answer_fails_fast_naming_it(tmp_path):
     """A socket that accepts connections and never answers: `pull` gives up within seconds
     (bounded retries and timeouts), not after minutes, and the error names the URI."""
