@@ -19,7 +19,8 @@ With `--champion DIR` a checkpoint folder is the pretrained agent (no league run
 `--families` the held-out scenarios are one two-player scenario of each named family from the
 held-out split (chicken and battle of the sexes are held-out families; the other families'
 held-out bands); `--partners` also takes checkpoint folders (learned partners, e.g. other runs'
-champions), and a scripted partner not defined for a scenario is left out of that scenario.
+champions), and a scripted partner not defined for a scenario is left out of that scenario;
+`--fresh-value-head` starts the pretrained agent's value head anew (its policy and core kept).
 
 Usage: python benchmarks/pretrain_finetune.py [--seeds 3] [--scenarios 3] [--steps 20000]
        [--champion DIR] [--families chicken,battle_of_sexes,...] [--partners a,b,DIR]
@@ -99,6 +100,8 @@ def main() -> None:
     parser.add_argument("--champion", help="a checkpoint folder to fine-tune (no pretraining)")
     parser.add_argument("--families", help="one held-out two-player scenario per family, "
                         "comma-separated (instead of --scenarios sampled ones)")
+    parser.add_argument("--fresh-value-head", action="store_true",
+                        help="the pretrained run's value head starts anew")
     parser.add_argument("--plot", default="pretrain_finetune.png")
     parser.add_argument("--curves", help="save every learning curve as JSON here")
     parser.add_argument("--out", help="write the per-scenario ratios and the verdict as JSON")
@@ -124,7 +127,9 @@ def main() -> None:
             torch.manual_seed(seed)
             fresh = SociusNet(champion.config)
             for label, net in (("pretrained", champion), ("scratch", fresh)):
-                _, history = train_on(net, scenario, partners, args.steps, seed)
+                _, history = train_on(net, scenario, partners, args.steps, seed,
+                                      fresh_value_head=args.fresh_value_head
+                                      and label == "pretrained")
                 runs[label].append(history)
         print(f"  {scenario.name} (families {', '.join(scenario.families)}): partners "
               f"{', '.join(Path(p).name for p in partners) or 'self-play'}", flush=True)
@@ -159,7 +164,7 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(json.dumps({
             "scenarios": by_scenario, "seeds": args.seeds, "steps": args.steps,
-            "partners": args.partners,
+            "partners": args.partners, "fresh_value_head": args.fresh_value_head,
             "verdict": "met" if all(r <= 1 / 3 for r in ratios) else "not met"}, indent=1))
     if args.curves:
         Path(args.curves).write_text(json.dumps(curves))

@@ -328,7 +328,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     partners = [p for p in (args.partners or "").split(",") if p]
     with steps_progress("agent-steps") as on_progress:
         result = finetune(args.from_ref, scenario, uri, args.out, partners, args.steps,
-                          args.seed, args.name, on_progress=on_progress)
+                          args.seed, args.name, on_progress=on_progress,
+                          fresh_value_head=args.fresh_value_head)
     print(f"fine-tuned {args.from_ref} on {scenario.name} for {result['steps']:,} steps "
           f"(mean reward {result['reward_first']:.3f} -> {result['reward_last']:.3f}); "
           f"{result['checkpoint']}, registered version {result.get('version')}")
@@ -548,6 +549,8 @@ COMMANDS = (
         arg("--steps", type=int, default=50_000),
         arg("--out", default="finetuned", help="checkpoint folder to write"),
         arg("--name", help="registered as socius.finetuned.<name>"),
+        arg("--fresh-value-head", action="store_true", help="start the value head anew (a "
+            "value learned on other games' payoffs can make fine-tuning unlearn)"),
         arg("--seed", type=int, default=0), *REGISTRY_ARGS)),
     Command(("eval",), cmd_eval, "evaluate agents on a suite: the partner zoo, learned "
             "partners, each other", (

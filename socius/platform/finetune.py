@@ -8,6 +8,7 @@ of `socius.finetuned.<name>` tagged with its parent, scenario, steps and weights
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Callable
@@ -72,14 +73,21 @@ def seat_assignment(n_players: int, instances: int, n_partners: int, max_players
 
 def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = None,
              steps: int = 50_000, seed: int = 0, lr: float = 3e-4,
-             on_progress: Callable[[int, int], None] | None = None
-             ) -> tuple[SociusNet, list[dict[str, float]]]:
+             on_progress: Callable[[int, int], None] | None = None,
+             fresh_value_head: bool = False) -> tuple[SociusNet, list[dict[str, float]]]:
     """PPO from `net`'s weights on one scenario: the learner's seat rotates over 64
     instances; `partners` (scripted names, checkpoint folders of learned partners) fill the
     other seats in turn, each in about as many instances (`seat_assignment`; none:
-    self-play). Returns the trained net and the per-iteration
-    metrics (`steps`, `reward_mean`, ...)."""
+    self-play). `fresh_value_head`: the value head starts anew (seeded by `seed`) — a value
+    learned on other games' payoffs biases every advantage of a new game's first updates
+    (measured in chicken: the pretrained reward fell during fine-tuning, and rose with a fresh
+    head). Returns the trained net and the per-iteration metrics (`steps`, `reward_mean`,
+    ...)."""
     torch.set_num_threads(1)
+    if fresh_value_head:
+        net = copy.deepcopy(net)  # the caller's network stays as it was
+        torch.manual_seed(seed)
+        net.value_head.reset_parameters()
     config, n = net.config, scenario.n_players
     if n > config.max_players:
         raise ValueError(f"{scenario.name} has {n} players; the network seats at most "
@@ -116,16 +124,18 @@ def train_on(net: SociusNet, scenario: Scenario, partners: list[str] | None = No
 def finetune(ref: str, scenario: Scenario, tracking_uri: str, out: str | Path,
              partners: list[str] | None = None, steps: int = 50_000, seed: int = 0,
              name: str | None = None, lr: float = 3e-4, register: bool = True,
-             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             on_progress: Callable[[int, int], None] | None = None,
+             fresh_value_head: bool = False) -> dict[str, Any]:
     """Pull `ref`, train it on `scenario` (`train_on`), save it at `out` with its parent in
     its lineage and register it as `socius.finetuned.<name>`."""
     with tempfile.TemporaryDirectory() as tmp:
         net = load_module(pull(ref, tmp, tracking_uri))
-    tuned, history = train_on(net, scenario, partners, steps, seed, lr, on_progress)
+    tuned, history = train_on(net, scenario, partners, steps, seed, lr, on_progress,
+                              fresh_value_head)
     done = int(history[-1]["steps"])
     save_checkpoint(tuned, out, overwrite=True, lineage={
         "parent": ref, "scenario": scenario.to_json(), "partners": list(partners or []),
-        "steps": done})
+        "steps": done, "fresh_value_head": fresh_value_head})
     result = {"steps": done, "reward_first": history[0]["reward_mean"],
               "reward_last": history[-1]["reward_mean"], "checkpoint": str(out)}
     if register:

@@ -258,6 +258,18 @@ def test_fine_tuning_beside_a_learned_partner_and_a_mismatched_one(tmp_path):
     net = SociusNet(NetConfig(max_players=2))
     _, history = train_on(net, scenario, ["tit_for_tat", str(tmp_path / "partner")], 600)
     assert history and history[-1]["steps"] >= 600
+    # a fresh value head: the caller's network keeps its own, the run starts from a new one
+    before = net.value_head.weight.detach().clone()
+    fresh = SociusNet(NetConfig(max_players=2))
+    fresh.load_state_dict(net.state_dict())
+    torch.manual_seed(3)
+    fresh.value_head.reset_parameters()
+    _, reset = train_on(net, scenario, ["tit_for_tat"], 600, seed=3, fresh_value_head=True)
+    _, by_hand = train_on(fresh, scenario, ["tit_for_tat"], 600, seed=3)
+    _, kept = train_on(net, scenario, ["tit_for_tat"], 600, seed=3)
+    assert torch.equal(net.value_head.weight, before)
+    loss = "learner/vf_loss_unclipped"  # the first update's value loss: the head it started from
+    assert reset[0][loss] == pytest.approx(by_hand[0][loss]) and reset[0][loss] != kept[0][loss]
     save_checkpoint(SociusNet(NetConfig(max_players=2, core="mlp")), tmp_path / "mlp")
     with pytest.raises(ValueError, match=f"partner {tmp_path / 'mlp'}: its network"):
         train_on(net, scenario, [str(tmp_path / "mlp")], 600)
