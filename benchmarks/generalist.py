@@ -80,25 +80,26 @@ def selection_figures(run: RunFolder, last: int = 10) -> dict[str, float]:
 
     from socius.envs.families import FAMILIES
     from socius.platform.data.lake import Lake
+    from socius.platform.league.evolution import reward_per_step_against
+    from socius.platform.types import MatchResult
 
     lake = Lake(run.lake, create=False)
     episodes = [e for e in lake.read("episodes").to_pylist()
                 if e["family"] == "prisoners_dilemma"]
     first = max(e["generation"] for e in episodes) - last + 1
-    episodes = [e for e in episodes if e["generation"] >= first]
-    reward = steps = 0.0
-    for e in episodes:
-        for seat, member in enumerate(e["members"]):
-            others = e["members"][:seat] + e["members"][seat + 1:]
-            if member.startswith("main_exploiter") and others and all(map(main_is, others)):
-                reward, steps = reward + e["returns"][seat], steps + e["steps"]
-    among = sorted({e["match_id"] for e in episodes if all(map(main_is, e["members"]))})
+    results = [MatchResult(e["match_id"], e["family"], tuple(e["members"]), tuple(e["returns"]),
+                           (), steps=e["steps"]) for e in episodes if e["generation"] >= first]
+    seated = {m for r in results for m in r.seats}
+    exploiter_reward = reward_per_step_against(
+        results, {m for m in seated if m.startswith("main_exploiter")},
+        {m for m in seated if main_is(m)})
+    among = sorted({r.match_id for r in results if all(map(main_is, r.seats))})
     moves = lake.read("steps", filter=pc.field("match_id").isin(among), columns=["action"])
     cooperative = FAMILIES["prisoners_dilemma"].cooperative_action
     actions = moves.column("action").to_numpy()
     return {"selection/cooperation_among_mains":
             float(np.mean(actions == cooperative)) if len(actions) else float("nan"),
-            "selection/exploiter_reward": reward / steps if steps else float("nan")}
+            "selection/exploiter_reward": exploiter_reward}
 
 
 def holds(value: float, rule: tuple[str, float]) -> bool:

@@ -63,15 +63,21 @@ def efficiency(welfare_per_step: float, best: float) -> float:
     return float(welfare_per_step / best) if np.isfinite(best) and best > 1e-9 else float("nan")
 
 
+def _kind_and_defectors(cooperation_with: dict[str, float], reciprocators: tuple[str, ...],
+                        defectors: tuple[str, ...]) -> tuple[float, float] | None:
+    """Mean cooperation with the reciprocators and with the defectors met (None when either
+    group was not met)."""
+    kind = [cooperation_with[p] for p in reciprocators if p in cooperation_with]
+    mean = [cooperation_with[p] for p in defectors if p in cooperation_with]
+    return (float(np.mean(kind)), float(np.mean(mean))) if kind and mean else None
+
+
 def conditional_cooperation(cooperation_with: dict[str, float],
                             reciprocators: tuple[str, ...],
                             defectors: tuple[str, ...] = ("always_defect",)) -> float:
     """Mean cooperation with the reciprocators minus mean cooperation with the defectors."""
-    kind = [cooperation_with[p] for p in reciprocators if p in cooperation_with]
-    mean = [cooperation_with[p] for p in defectors if p in cooperation_with]
-    if not kind or not mean:
-        return float("nan")
-    return float(np.mean(kind) - np.mean(mean))
+    means = _kind_and_defectors(cooperation_with, reciprocators, defectors)
+    return means[0] - means[1] if means else float("nan")
 
 
 def reciprocity(cooperation_with: dict[str, float], reciprocators: tuple[str, ...],
@@ -81,11 +87,8 @@ def reciprocity(cooperation_with: dict[str, float], reciprocators: tuple[str, ..
     conditional cooperation (their difference, 0 for every policy that ignores its partner),
     among policies that ignore their partner it is highest at cooperating half the time, so
     selection on it moves defectors toward cooperating and cooperators toward reading."""
-    kind = [cooperation_with[p] for p in reciprocators if p in cooperation_with]
-    mean = [cooperation_with[p] for p in defectors if p in cooperation_with]
-    if not kind or not mean:
-        return float("nan")
-    return float(np.mean(kind) * (1 - np.mean(mean)))
+    means = _kind_and_defectors(cooperation_with, reciprocators, defectors)
+    return means[0] * (1 - means[1]) if means else float("nan")
 
 
 def alpha_rank(payoffs: np.ndarray, alpha: float = 100.0) -> np.ndarray:

@@ -195,18 +195,24 @@ def family_tree(members: Mapping[str, Member], member_id: str) -> str:
     return "\n".join(lines)
 
 
+def selection_groups(state_members: Mapping[str, Member]) -> dict[tuple[str, str], list[Member]]:
+    """The learners, grouped by population and role: the members selection compares (a group
+    of one has no one to copy)."""
+    groups: dict[tuple[str, str], list[Member]] = {}
+    for member in state_members.values():
+        if member.trainable:
+            groups.setdefault((member.population, member.role.value), []).append(member)
+    return groups
+
+
 def evolve(state_members: Mapping[str, Member], results: Sequence[MatchResult],
            ratings: Mapping[str, Rating], rules: EvolutionRules, fitness_kind: str,
            rng: np.random.Generator, generation: int,
            scores: Mapping[str, float] | None = None) -> list[Inheritance]:
     """Exploit/explore for every group of learners of one population and role (`scores`:
     fitness `eval`'s measured scores)."""
-    groups: dict[tuple[str, str], list[Member]] = {}
-    for member in state_members.values():
-        if member.trainable:
-            groups.setdefault((member.population, member.role.value), []).append(member)
     out = []
-    for _, group in sorted(groups.items()):
+    for _, group in sorted(selection_groups(state_members).items()):
         fit = fitness(results, [m.id for m in group], fitness_kind, ratings, scores)
         out.extend(exploit_explore(group, fit, rules, rng, generation))
     return out

@@ -13,7 +13,6 @@ import platform as host
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import metadata
@@ -35,7 +34,7 @@ from socius.platform.data.writer import (
     outcomes_table,
 )
 from socius.platform.league.actor import GenerationOrders, LeagueActor
-from socius.platform.league.evolution import EvolutionRules
+from socius.platform.league.evolution import EvolutionRules, selection_groups
 from socius.platform.league.matchmaker import MatchmakingRules
 from socius.platform.league.ratings import leaderboard
 from socius.platform.league.roles import Role, SnapshotRules
@@ -450,9 +449,8 @@ class LeagueRun:
             return None
         from socius.platform.eval.suites import load_suite
 
-        groups = Counter((m.population, m.role) for m in self.state.learners())
-        selected = [m.id for m in self.state.learners()  # a group of one has no one to copy
-                    if groups[m.population, m.role] > 1]
+        selected = [m.id for group in selection_groups(self.state.members).values()
+                    if len(group) > 1 for m in group]  # a group of one has no one to copy
         if not selected:
             return {}
         weights = learner_states(self.group, selected)
