@@ -17,6 +17,11 @@ zoo). Per arm: mean and 95% t-interval over seeds; per ablation: the paired diff
 (same seed), mean and 95% interval. An effect counts when its interval excludes 0.
 
     python benchmarks/tom_ablation.py [--seeds 5] [--generations 15] [--out results.json]
+                                      [--work DIR]
+
+`--work DIR` keeps the runs in DIR, and a run already there (its `main_0` saved after the
+asked number of generations) is scored again instead of rerun: more seeds can be added to an
+earlier ablation, and every agent is still a learned partner of every other.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -48,16 +54,29 @@ MEASURES = ("normalised_learned", "normalised_zoo", "return_learned",
             "dilemmas/conditional_cooperation")
 
 
+def finished_seconds(run: Path, generations: int) -> float | None:
+    """The generations' seconds of a run that finished `generations` and saved main_0, else
+    None (a run cut short is run again from the start)."""
+    history = run / "history.jsonl"
+    if not (run / "checkpoints" / "main_0").is_dir() or not history.exists():
+        return None
+    rows = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+    if len(rows) != generations:
+        return None
+    return sum(row["seconds"] for row in rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--generations", type=int, default=15)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--out", help="write every figure as JSON here")
+    parser.add_argument("--work", type=Path, help="keep runs here; reuse finished ones")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    work = Path(tempfile.mkdtemp(prefix="tom-ablation-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="tom-ablation-"))
     agents: dict[tuple[str, int], Player] = {}
     seconds: dict[tuple[str, int], float] = {}
     for seed in range(args.seeds):
@@ -69,12 +88,16 @@ def main() -> None:
                 f"eval.every_generations={args.generations}",
                 "tracking.mirror=false", "data.store=false", *ARMS[arm]])
             run = work / f"{arm}{seed}"
+            reused = finished_seconds(run, args.generations)
             start = time.perf_counter()
-            run_league(config, run, log=lambda line: None)
-            seconds[arm, seed] = time.perf_counter() - start
+            if reused is None:
+                shutil.rmtree(run, ignore_errors=True)  # a run cut short starts again
+                run_league(config, run, log=lambda line: None)
+            seconds[arm, seed] = reused or time.perf_counter() - start
             agents[arm, seed] = Player(f"{arm}{seed}", net=load_module(
                 run / "checkpoints" / "main_0").eval())
-            print(f"{arm} seed {seed}: league {seconds[arm, seed]:.0f} s", flush=True)
+            print(f"{arm} seed {seed}: league {seconds[arm, seed]:.0f} s"
+                  + (" (reused: its generations' seconds)" if reused else ""), flush=True)
     ray.shutdown()
 
     heldout, dilemmas = load_suite("heldout"), load_suite("dilemmas")
