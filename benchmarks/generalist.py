@@ -185,12 +185,17 @@ def other_goals(args: argparse.Namespace) -> dict[str, str]:
         out["5 theory of mind"] = state
         print(f"goal 5 theory of mind earns its place: {state.upper()} (heldout cross-play, "
               f"no ToM minus ToM: {mean:+.3f} +- {half:.3f}; " + "; ".join(
-                  f"{k}: {m:+.3f} +- {h:.3f} ({v})" for k, (m, h, v) in a["effects"].items()) +
+                  f"{k}: {m:+.3f} +- {h:.3f} ({WITHOUT_TOM.get(v, v)})"
+                  for k, (m, h, v) in a["effects"].items()) +
               f"; {a['seeds']} seeds x {a['generations']} generations)")
     else:
         print("goal 5 theory of mind: not run (benchmarks/tom_ablation.py --out, then "
               "--ablation)")
     return out
+
+
+# tom_ablation.py's verdicts on (arm - tom), read for the arm without theory of mind
+WITHOUT_TOM = {"helps": "no ToM scores higher", "hurts": "no ToM scores lower"}
 
 
 def main() -> None:
