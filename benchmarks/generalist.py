@@ -207,19 +207,20 @@ def main() -> None:
     parser.add_argument("--transfer", help="goal 3: pretrain_finetune.py --out JSON")
     parser.add_argument("--selection", help="goal 4: league_cooperation.py --out JSON")
     parser.add_argument("--ablation", help="goal 5: tom_ablation.py --out JSON")
-    parser.add_argument("--reuse", help="a folder of finished runs (seed0, seed1, ...): "
-                        "evaluate them again without running leagues")
+    parser.add_argument("--reuse", help="a folder of runs (seed0, seed1, ...): finished ones "
+                        "are evaluated again, missing seeds run there (more seeds added)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if not args.reuse:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     work = Path(args.reuse or tempfile.mkdtemp(prefix="generalist-"))
+    to_run = [seed for seed in range(args.seeds) if not (work / f"seed{seed}").exists()]
+    if to_run:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     print(f"runs under {work}", flush=True)
     runs = []
     for seed in range(args.seeds):
         config = load_config(CONFIG, [f"seed={seed}", f"name=generalist{seed}", *args.set])
         start = time.perf_counter()
-        if not args.reuse:
+        if seed in to_run:
             run_league(config, work / f"seed{seed}", log=lambda line: None)
         run = RunFolder(work / f"seed{seed}")
         ref, path = champion(run)
@@ -230,7 +231,7 @@ def main() -> None:
         print(f"seed {seed}: {config.generations} generations, {runs[-1]['seconds']:.0f} s in "
               f"generations ({time.perf_counter() - start:.0f} s here), "
               f"champion {ref}", flush=True)
-    if not args.reuse:
+    if to_run:
         ray.shutdown()
     dilemmas, heldout = load_suite("dilemmas"), load_suite("heldout")
     figures = []
