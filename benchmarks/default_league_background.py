@@ -36,17 +36,17 @@ from socius.platform.eval.suites import load_suite  # noqa: E402
 from socius.platform.run.league import run_league  # noqa: E402
 from socius.policies.checkpoint import load_module  # noqa: E402
 
+# the generalist config's scripted background, read from it (the zoo90 and zoo60 variants)
+GENERALIST_ZOO = "matchmaking.scripted=[{}]".format(", ".join(load_config(
+    Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml").matchmaking.scripted))
 VARIANTS = {
     "old": [],
     "new": ["matchmaking.scripted=[tit_for_tat, grim_trigger, win_stay_lose_shift, "
             "always_defect, uniform_random]", "matchmaking.main_scripted=0.5",
             "matchmaking.main_self_play=0.2"],
-    "zoo90": ["matchmaking.scripted=[tit_for_tat, generous_tit_for_tat, win_stay_lose_shift, "
-              "grim_trigger, tit_for_tat_noisy, always_defect, suspicious_tit_for_tat]",
-              "matchmaking.main_scripted=0.9", "matchmaking.main_self_play=0.1"],
-    "zoo60": ["matchmaking.scripted=[tit_for_tat, generous_tit_for_tat, win_stay_lose_shift, "
-              "grim_trigger, tit_for_tat_noisy, always_defect, suspicious_tit_for_tat]",
-              "matchmaking.main_scripted=0.6", "matchmaking.main_self_play=0.15"],
+    "zoo90": [GENERALIST_ZOO, "matchmaking.main_scripted=0.9", "matchmaking.main_self_play=0.1"],
+    "zoo60": [GENERALIST_ZOO, "matchmaking.main_scripted=0.6",
+              "matchmaking.main_self_play=0.15"],
 }
 
 

@@ -46,6 +46,7 @@ from socius.platform.eval.evaluate import evaluate  # noqa: E402
 from socius.platform.eval.play import Player  # noqa: E402
 from socius.platform.eval.suites import load_suite  # noqa: E402
 from socius.platform.run.league import run_league  # noqa: E402
+from socius.platform.runfolder import RunFolder  # noqa: E402
 from socius.policies.checkpoint import load_module  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
@@ -57,13 +58,10 @@ MEASURES = ("normalised_learned", "normalised_zoo", "return_learned",
 def finished_seconds(run: Path, generations: int) -> float | None:
     """The generations' seconds of a run that finished `generations` and saved main_0, else
     None (a run cut short is run again from the start)."""
-    history = run / "history.jsonl"
-    if not (run / "checkpoints" / "main_0").is_dir() or not history.exists():
+    if not (run / "checkpoints" / "main_0").is_dir():
         return None
-    rows = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
-    if len(rows) != generations:
-        return None
-    return sum(row["seconds"] for row in rows)
+    rows = RunFolder(run).history()
+    return sum(row["seconds"] for row in rows) if len(rows) == generations else None
 
 
 def main() -> None:
@@ -93,11 +91,11 @@ def main() -> None:
             if reused is None:
                 shutil.rmtree(run, ignore_errors=True)  # a run cut short starts again
                 run_league(config, run, log=lambda line: None)
-            seconds[arm, seed] = reused or time.perf_counter() - start
+            seconds[arm, seed] = time.perf_counter() - start if reused is None else reused
             agents[arm, seed] = Player(f"{arm}{seed}", net=load_module(
                 run / "checkpoints" / "main_0").eval())
             print(f"{arm} seed {seed}: league {seconds[arm, seed]:.0f} s"
-                  + (" (reused: its generations' seconds)" if reused else ""), flush=True)
+                  + ("" if reused is None else " (reused: its generations' seconds)"), flush=True)
     ray.shutdown()
 
     heldout, dilemmas = load_suite("heldout"), load_suite("dilemmas")
