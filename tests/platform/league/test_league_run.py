@@ -199,12 +199,17 @@ def test_resume_refuses_another_socius_version(tmp_path):
 
 def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
     """Rock-paper-scissors (one shot, ±1): every learner starts from a net that mostly plays
-    rock; exploiters find the counter, snapshots accumulate, and the exploitability of the
-    meta-game Nash mixture's combined play falls below 0.1 and to at most half its
-    first-generation value."""
-    from socius.platform.league.metagame import league_exploitability
+    rock (exploitability above 0.5); exploiters find the counter, snapshots accumulate, and the
+    exploitability of the meta-game Nash mixture's combined play ends below 0.1.
+
+    The start is measured on the rock net itself, not after the first generation: how far one
+    generation gets varies with the machine (here 0.85-1.0 after it; on a CI machine the
+    league already held a pure rock, paper and scissors, exploitability 0)."""
+    from socius.envs import FAMILIES
+    from socius.platform.league.metagame import exploitability, league_exploitability
     from socius.platform.run.league import league_scenarios, run_league
     from socius.policies.checkpoint import save_checkpoint
+    from socius.policies.evaluate import first_step_action_probs
     from socius.policies.network import NetConfig, SociusNet
 
     torch.manual_seed(0)
@@ -227,9 +232,13 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
         values.append(league_exploitability(state, weights, net_config, scenario)[0])
 
     run_league(config, tmp_path / "run", log=lambda line: None, on_generation=measure)
+    game = scenario.games[0]
+    payoff = FAMILIES[game.family].pair_matrix(game.param_dict)[0, 1]
+    start = exploitability({"rock": first_step_action_probs(rock.eval(), scenario)},
+                           {"rock": 1.0}, payoff)
+    assert start > 0.5, start
     assert len(values) == 4
-    assert values[0] > 0.5, values  # the rock-heavy start is exploitable
-    assert values[-1] < 0.1 and values[-1] <= values[0] / 2, values
+    assert values[-1] < 0.1, values
 
 
 def test_default_league_mains_learn_the_held_out_games(ray_session, tmp_path):
