@@ -130,11 +130,12 @@ def cmd_league_run(args: argparse.Namespace) -> int:
     """Run a league on Ray: everything goes under one run folder."""
     import time
 
-    from socius.platform.config import load_config
+    from socius.platform.config import load_config, run_profile
     from socius.platform.run.league import run_league
     from socius.platform.runfolder import RunFolderError
 
-    config = load_config(args.config, args.set, args.profile)  # fails before any actor starts
+    config = load_config(args.config, args.set, run_profile(args.config, args.profile))
+    # (it failed above, before any actor started, if the config does not validate)
     run = RunFolder(args.run_dir or Path(config.runs_dir) /
                     f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if run.path.exists():
@@ -156,9 +157,11 @@ def cmd_league_resume(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """Submit a league to a Ray cluster as a job (the config is checked here first)."""
+    from socius.platform.config import run_profile
     from socius.platform.ops import jobs
 
-    submission = jobs.plan_submission(args.config, args.set, args.profile, args.run_dir,
+    submission = jobs.plan_submission(args.config, args.set,
+                                      run_profile(args.config, args.profile), args.run_dir,
                                       args.working_dir, args.runtime_env)
     job_id = jobs.submit(submission, args.address)
     print(f"submitted {job_id}\nrun folder: {submission.run_dir}\n"
@@ -471,7 +474,8 @@ CONFIG_ARGS = (
     arg("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a config key, e.g. --set generations=3 --set ppo.lr=3e-4"),
     arg("--profile", choices=["smoke", "default"], default=None,
-        help="start from a named profile (smoke: about 20 seconds)"))
+        help="start from a named profile (smoke: about 20 seconds; default: the league run "
+        "without a config, about a minute; with a config: none unless given)"))
 LOCAL_RAY_ARGS = (
     arg("--num-cpus", type=int, default=2, help="CPUs of a local Ray"),
     arg("--address", default="local", help="Ray to use: local (a fresh one), auto (the "

@@ -239,7 +239,8 @@ class MatchmakingConfig(Strict):
     scripted: tuple[str, ...] = Field(
         ("tit_for_tat", "uniform_random"),
         description="scripted background population (always_defect is never out-scored in a "
-        "social dilemma, so a default league's ratings leave it out)")
+        "social dilemma, so these bare defaults leave it out of the ratings; the profile "
+        "`default` and the generalist keep it: reciprocity is not learned without a defector)")
     curriculum: Literal["uniform", "learning_progress"] = Field(
         "uniform", description="how scenarios are drawn: uniformly, or by learning progress "
         "(gap between fast and slow moving averages of the learners' return per scenario)")
@@ -392,8 +393,32 @@ PROFILES: dict[str, dict[str, Any]] = {
               "snapshots": {"every_steps": 200},
               "scenarios": {"count": 4, "families": ["prisoners_dilemma", "public_goods"],
                             "max_players": 2, "p_fixed_horizon": 1.0, "horizon_range": [4, 8]}},
-    "default": {},
+    # The league `socius league run` (and `socius submit`) starts without a config: about a
+    # minute on 2 cores. What produced reciprocity in configs/generalist.yaml, at first-run
+    # size: the repeated social dilemmas with unobserved horizons (continuation 0.95) and the
+    # zoo's reciprocators and defectors in 90% of the main agents' matches (no unconditional
+    # cooperators: beside them defecting is the easy optimum). Three populations, because
+    # with two one main often collapses to always-defect and the other reciprocates
+    # (benchmarks/results/default_league_background.txt). A config file starts from the bare
+    # defaults instead (docs/config.md); `--profile default` puts it on top of this.
+    "default": {
+        "populations": [{"name": "red"}, {"name": "blue"}, {"name": "green"}],
+        "scenarios": {"classics": ["prisoners_dilemma__textbook", "public_goods__textbook",
+                                   "public_goods__four_player", "stag_hunt__textbook"],
+                      "classic_continuation": 0.95, "max_steps": 200},
+        "matchmaking": {"scripted": ["tit_for_tat", "generous_tit_for_tat",
+                                     "win_stay_lose_shift", "grim_trigger", "tit_for_tat_noisy",
+                                     "always_defect", "suspicious_tit_for_tat"],
+                        "main_scripted": 0.9, "main_self_play": 0.1}},
 }
+
+
+def run_profile(config_path: str | Path | None, profile: str | None) -> str | None:
+    """The profile a league run starts from: the one asked for; else, without a config file,
+    `default` (the built-in league); else none (the file on the bare defaults)."""
+    if profile is not None:
+        return profile
+    return "default" if config_path is None else None
 
 
 class ConfigError(ValueError):
@@ -485,7 +510,11 @@ def config_reference() -> str:
             lines.append(f"| `{info.alias or name}` | {kind} | `{default}` | "
                          f"{info.description or ''} |")
         lines.append("")
-    lines += ["## Profiles", "", *[f"- `{k}`: `{v}`" for k, v in PROFILES.items()], "",
+    lines += ["## Profiles", "", "A profile is applied first, then the config file, then "
+              "`--set`. `socius league run` and `socius submit` without a config file use "
+              "`default` (the built-in league); with a file, no profile unless `--profile` "
+              "names one (the file starts from the defaults above).", "",
+              *[f"- `{k}`: `{v}`" for k, v in PROFILES.items()], "",
               "## Keys that moved", "", "A config of the old, flat shape is refused with "
               "the key's new place:", "", *[f"- `{old}` -> `{new}`" for old, new in
                                             MOVED_KEYS.items()], ""]

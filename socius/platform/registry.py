@@ -202,22 +202,30 @@ class Mirror:
 
     def _set_champions(self, client, league: str, state: LeagueState,
                        scores: dict[str, float] | None = None) -> None:
-        """Alias `champion`: each main agent's best snapshot — by current rating (ordinal), or
-        with `scores` by evaluation score; snapshots without a rating (or score) come after
-        every one with, newest first (so a main with snapshots always has a champion)."""
-        best: dict[str, tuple[tuple[int, float], str]] = {}
-        for snap_id, version in self.done["versions"].items():
-            member = state.members.get(snap_id)
-            if member is None or member.role.value != "main":
-                continue
-            name = model_name(league, member.parent or member.id)
-            value = scores.get(snap_id) if scores is not None else (
-                state.ratings[snap_id].ordinal if snap_id in state.ratings else None)
-            key = (1, value) if value is not None else (0, float(member.generation))
-            if name not in best or key > best[name][0]:
-                best[name] = (key, version)
-        for name, (_, version) in best.items():
-            client.set_registered_model_alias(name, "champion", version)
+        """Alias `champion` on each main agent's best registered snapshot (`champions`)."""
+        for main_id, snap_id in champions(state, self.done["versions"], scores).items():
+            client.set_registered_model_alias(model_name(league, main_id), "champion",
+                                              self.done["versions"][snap_id])
+
+
+def champions(state: LeagueState, snapshot_ids, scores: dict[str, float] | None = None
+              ) -> dict[str, str]:
+    """Each main agent's best snapshot among `snapshot_ids`: by current rating (ordinal), or
+    with `scores` by evaluation score; snapshots without a rating (or score) come after every
+    one with, newest first (so a main with snapshots always has a champion). Keyed by the
+    main agent's id."""
+    best: dict[str, tuple[tuple[int, float], str]] = {}
+    for snap_id in snapshot_ids:
+        member = state.members.get(snap_id)
+        if member is None or member.role.value != "main":
+            continue
+        value = scores.get(snap_id) if scores is not None else (
+            state.ratings[snap_id].ordinal if snap_id in state.ratings else None)
+        key = (1, value) if value is not None else (0, float(member.generation))
+        main_id = member.parent or member.id
+        if main_id not in best or key > best[main_id][0]:
+            best[main_id] = (key, snap_id)
+    return {main_id: snap_id for main_id, (_, snap_id) in best.items()}
 
 
 def eval_scores(history: list[dict[str, Any]], measure: str = "normalised_zoo"

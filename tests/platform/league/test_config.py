@@ -3,7 +3,7 @@
 import pytest
 
 from socius.platform.cli import main
-from socius.platform.config import ConfigError, LeagueConfig, load_config
+from socius.platform.config import ConfigError, LeagueConfig, load_config, run_profile
 
 
 def test_profiles_and_overrides():
@@ -12,6 +12,20 @@ def test_profiles_and_overrides():
     tuned = load_config(profile="smoke", overrides=["generations=3", "scenarios.count=2"])
     assert tuned.generations == 3 and tuned.scenarios.count == 2
     assert load_config() == LeagueConfig()
+
+
+def test_a_run_without_a_config_is_the_default_profile_and_a_file_starts_bare(tmp_path):
+    assert run_profile(None, None) == "default"  # `socius league run` with nothing else
+    assert run_profile("mine.yaml", None) is None  # a file: on the bare defaults
+    assert run_profile(None, "smoke") == "smoke" and run_profile("mine.yaml", "default") == "default"
+    default = load_config(profile=run_profile(None, None))
+    assert [p.name for p in default.populations] == ["red", "blue", "green"]
+    assert default.scenarios.classics and default.scenarios.classic_continuation == 0.95
+    assert "always_defect" in default.matchmaking.scripted
+    assert "always_cooperate" not in default.matchmaking.scripted
+    path = tmp_path / "league.yaml"
+    path.write_text("generations: 3\n")
+    assert load_config(path, profile=run_profile(path, None)) == LeagueConfig(generations=3)
 
 
 def test_yaml_file_then_overrides(tmp_path):

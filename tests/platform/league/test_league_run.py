@@ -241,16 +241,22 @@ def test_zero_sum_league_drives_exploitability_down(ray_session, tmp_path):
     assert values[-1] < 0.1, values
 
 
-def test_default_league_mains_learn_the_held_out_games(ray_session, tmp_path):
-    """The league `socius league run` starts with no arguments (about a minute here): each
-    population's main agent ends with more return on the `heldout` suite's unseen games
-    (self-play) than the untrained net, and rated above the tit-for-tat background.
+def test_default_league_mains_learn_the_held_out_games_and_are_not_exploitable(ray_session,
+                                                                              tmp_path):
+    """The league `socius league run` starts with no config (profile `default`, about 40 s
+    here): each population's main agent ends with more return on the `heldout` suite's unseen
+    games (self-play) than the untrained net, and the mains do not go on cooperating with
+    always-defect on the `dilemmas` suite (at most 0.35 of their moves on average; the
+    league's background has reciprocators and defectors, no unconditional cooperators).
 
-    Not "rated above the uniform player": ratings count out-scoring the partner, and in the
-    league's dilemmas a uniform player out-scores a cooperator, so a main that learned to
-    cooperate can end below it (measured: a main cooperating 0.74 rated 2.1, the uniform
-    player 6.4; over five runs the mains' lead over it was -4.4 to +3.4). The held-out return
-    was 8.8-9.0 untrained (3 seeds) and 9.5-11.3 for the 8 mains of 4 runs."""
+    Not "a main reciprocates": on 7 default leagues of 3 mains (seeds 0-4, and 0-1 again;
+    benchmarks/default_league_background.py) the best main's conditional cooperation was
+    0.51-0.91 on 6 and 0.02 on one (every main collapsed to always-defect early: defecting
+    pays at once), so such a test would fail about one run in six. Measured there: the mains'
+    mean cooperation with always-defect 0.07-0.20 per run (0.07-0.25 over 5 runs of this
+    test; 0.13-0.68 with the bare defaults, two mains, 6 runs), held-out self-play return
+    9.7-12.5 against the untrained net's 8.6-9.0."""
+    from socius.platform.config import run_profile
     from socius.platform.eval.evaluate import evaluate
     from socius.platform.eval.play import Player
     from socius.platform.eval.suites import load_suite
@@ -258,15 +264,19 @@ def test_default_league_mains_learn_the_held_out_games(ray_session, tmp_path):
     from socius.platform.run.league import members_table, run_league
     from socius.policies.network import NetConfig, SociusNet
 
-    config = load_config()
+    config = load_config(profile=run_profile(None, None))
     run = tmp_path / "run"
     state = run_league(config, run, log=lambda line: None)
     mains = [m.id for m in state.members.values() if m.role is Role.MAIN and m.trainable]
-    assert len(mains) == 2 and state.generation == 9, members_table(state)
+    assert len(mains) == 3 and state.generation == 9, members_table(state)
     assert any(not m.trainable for m in state.members.values())  # snapshots were taken
     assert all(0 <= state.cooperation[m] <= 1 for m in mains)
-    tit_for_tat = state.ratings["scripted:tit_for_tat"].ordinal
-    assert all(state.ratings[m].ordinal > tit_for_tat for m in mains), members_table(state)
+    nets = {m: load_module(run / "checkpoints" / m).eval() for m in mains}
+
+    dilemmas = load_suite("dilemmas")
+    with_defector = {m: round(evaluate([Player(m, net=net)], dilemmas).summary[m][
+        "cooperation_with/always_defect"], 2) for m, net in nets.items()}
+    assert sum(with_defector.values()) / len(with_defector) <= 0.35, with_defector
 
     heldout = load_suite("heldout")
     torch.manual_seed(config.seed)
@@ -277,7 +287,7 @@ def test_default_league_mains_learn_the_held_out_games(ray_session, tmp_path):
             "focal_return_self"]
 
     before = held_out_return("untrained", untrained)
-    after = {m: held_out_return(m, load_module(run / "checkpoints" / m)) for m in mains}
+    after = {m: held_out_return(m, net) for m, net in nets.items()}
     assert all(value > before for value in after.values()), (before, after)
 
 
