@@ -134,8 +134,8 @@ def cmd_league_run(args: argparse.Namespace) -> int:
     from socius.platform.run.league import run_league
     from socius.platform.runfolder import RunFolderError
 
+    # a config that does not validate fails here, before any actor starts
     config = load_config(args.config, args.set, run_profile(args.config, args.profile))
-    # (it failed above, before any actor started, if the config does not validate)
     run = RunFolder(args.run_dir or Path(config.runs_dir) /
                     f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if run.path.exists():
@@ -475,7 +475,7 @@ CONFIG_ARGS = (
         help="override a config key, e.g. --set generations=3 --set ppo.lr=3e-4"),
     arg("--profile", choices=["smoke", "default"], default=None,
         help="start from a named profile (smoke: about 20 seconds; default: the league run "
-        "without a config, about a minute; with a config: none unless given)"))
+        "without a config, about 40 s; with a config: none unless given)"))
 LOCAL_RAY_ARGS = (
     arg("--num-cpus", type=int, default=2, help="CPUs of a local Ray"),
     arg("--address", default="local", help="Ray to use: local (a fresh one), auto (the "

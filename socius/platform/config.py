@@ -393,8 +393,8 @@ PROFILES: dict[str, dict[str, Any]] = {
               "snapshots": {"every_steps": 200},
               "scenarios": {"count": 4, "families": ["prisoners_dilemma", "public_goods"],
                             "max_players": 2, "p_fixed_horizon": 1.0, "horizon_range": [4, 8]}},
-    # The league `socius league run` (and `socius submit`) starts without a config: about a
-    # minute on 2 cores. What produced reciprocity in configs/generalist.yaml, at first-run
+    # The league `socius league run` (and `socius submit`) starts without a config: about 40 s
+    # of generations on 2 cores. What produced reciprocity in configs/generalist.yaml, at first-run
     # size: the repeated social dilemmas with unobserved horizons (continuation 0.95) and the
     # zoo's reciprocators and defectors in 90% of the main agents' matches (no unconditional
     # cooperators: beside them defecting is the easy optimum). Three populations, because

@@ -26,6 +26,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +209,8 @@ class Mirror:
                                               self.done["versions"][snap_id])
 
 
-def champions(state: LeagueState, snapshot_ids, scores: dict[str, float] | None = None
-              ) -> dict[str, str]:
+def champions(state: LeagueState, snapshot_ids: Iterable[str],
+              scores: Mapping[str, float] | None = None) -> dict[str, str]:
     """Each main agent's best snapshot among `snapshot_ids`: by current rating (ordinal), or
     with `scores` by evaluation score; snapshots without a rating (or score) come after every
     one with, newest first (so a main with snapshots always has a champion). Keyed by the

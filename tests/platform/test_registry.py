@@ -11,7 +11,7 @@ from socius.platform.config import LeagueConfig
 from socius.platform.league.ratings import Rating
 from socius.platform.league.roles import Role
 from socius.platform.league.state import LeagueState, Member
-from socius.platform.registry import Mirror, pull, resolve
+from socius.platform.registry import Mirror, champions, pull, resolve
 from socius.policies.checkpoint import CheckpointError, save_checkpoint
 from socius.policies.network import NetConfig, SociusNet
 
@@ -351,3 +351,24 @@ def test_eval_scores_rank_by_the_configured_measure_latest_first():
     assert eval_scores(history) == {"main_0@0": 0.7, "main_0@2": 0.2}
     assert eval_scores(history, "conditional_cooperation") == {
         "main_0@0": 0.2, "main_0@2": 0.9, "main_1@2": 0.5}
+
+
+def test_champions_pick_each_mains_best_snapshot_by_rating_or_by_evaluation():
+    """The registry's `champion` alias: per main agent, its best-rated snapshot, or with scores
+    its best-evaluated one; unrated (unscored) snapshots only where none is, newest first."""
+    members = [Member("main_0", "red", Role.MAIN),
+               *(Member(f"main_0@{g}", "red", Role.MAIN, trainable=False, parent="main_0",
+                        generation=g) for g in (1, 2, 3)),
+               Member("main_1", "blue", Role.MAIN),
+               *(Member(f"main_1@{g}", "blue", Role.MAIN, trainable=False, parent="main_1",
+                        generation=g) for g in (1, 2)),
+               Member("main_exploiter_0@1", "red", Role.MAIN_EXPLOITER, trainable=False,
+                      parent="main_exploiter_0", generation=1)]
+    state = LeagueState(members={m.id: m for m in members},
+                        ratings={"main_0@1": Rating(30, 1), "main_0@2": Rating(25, 1),
+                                 "main_exploiter_0@1": Rating(40, 1)})
+    snapshots = [m.id for m in members if not m.trainable]
+    assert champions(state, snapshots) == {"main_0": "main_0@1", "main_1": "main_1@2"}
+    scores = {"main_0@2": 0.9, "main_0@3": 0.4}
+    assert champions(state, snapshots, scores) == {"main_0": "main_0@2", "main_1": "main_1@2"}
+    assert champions(state, ["main_0@3"]) == {"main_0": "main_0@3"}  # only registered ones
