@@ -397,10 +397,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # of generations on 2 cores. What produced reciprocity in configs/generalist.yaml, at first-run
     # size: the repeated social dilemmas with unobserved horizons (continuation 0.95) and the
     # zoo's reciprocators and defectors in 90% of the main agents' matches (no unconditional
-    # cooperators: beside them defecting is the easy optimum). Three populations, because
-    # with two one main often collapses to always-defect and the other reciprocates
-    # (benchmarks/results/default_league_background.txt). A config file starts from the bare
-    # defaults instead (docs/config.md); `--profile default` puts it on top of this.
+    # cooperators: beside them defecting is the easy optimum). Three populations: a main
+    # either finds reciprocity or collapses to always-defect early, so three mains give a run
+    # three chances (benchmarks/results/default_league_background.txt: the best main
+    # reciprocates on 6 of 7 runs). League opponents are left out: at 10% of the matches they
+    # cost reciprocity there. A config file starts from the bare defaults instead
+    # (docs/config.md); `--profile default` puts this under it.
     "default": {
         "populations": [{"name": "red"}, {"name": "blue"}, {"name": "green"}],
         "scenarios": {"classics": ["prisoners_dilemma__textbook", "public_goods__textbook",
