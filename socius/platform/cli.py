@@ -106,6 +106,7 @@ def next_commands(run: RunFolder, state) -> str:
     """What to try with a finished run, with its own paths (and the command as it was
     called: `.venv/bin/socius` from scripts/league.sh)."""
     from socius.platform.eval.suites import load_suite
+    from socius.platform.league.roles import Role
 
     config = run.manifest()["config"]
     socius_command = sys.argv[0] if Path(sys.argv[0]).name == "socius" else "socius"
@@ -117,9 +118,17 @@ def next_commands(run: RunFolder, state) -> str:
     if config.get("tracking", {}).get("mirror") and parents:
         model = f"socius.{config['name']}.{parents[0]}@champion"
         seats = config.get("scenarios", {}).get("max_players", 4)
-        suite = next(name for name in ("heldout", "dilemmas", "zero_sum")
+        classics = set(config.get("scenarios", {}).get("classics") or ())
+        dilemmas = {s.name for s in load_suite("dilemmas").scenarios}
+        # a league of the dilemmas (the default one): do its mains read their partners?
+        order = ("dilemmas", "heldout", "zero_sum") if classics and classics <= dilemmas \
+            else ("heldout", "dilemmas", "zero_sum")
+        suite = next(name for name in order
                      if load_suite(name).max_players <= seats)  # zero_sum: 2 players
-        lines += [f"  {socius_command} eval {model} --run {run.path} --suite {suite}",
+        mains = [p for p in parents if p in state.members and state.members[p].role is Role.MAIN]
+        evaluated = " ".join(f"socius.{config['name']}.{p}@champion" for p in mains) \
+            if suite == "dilemmas" and mains else model
+        lines += [f"  {socius_command} eval {evaluated} --run {run.path} --suite {suite}",
                   f"  {socius_command} pull {model} --run {run.path} -o pulled",
                   f"  {socius_command} finetune --from {model} --run {run.path} "
                   "--scenario prisoners_dilemma__textbook --steps 20000"]

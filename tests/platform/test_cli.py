@@ -67,3 +67,32 @@ def test_commands_are_declared_once():
     assert args.set == ["ppo.lr=0.1"] and args.profile == "smoke"
     args = parser.parse_args(["submit", "--profile", "smoke", "--set", "generations=2"])
     assert args.set == ["generations=2"]
+
+
+def test_next_commands_evaluate_a_dilemma_league_s_main_champions_on_the_dilemmas(tmp_path):
+    """After a run, the eval hint fits the league: the default league (the dilemmas) evaluates
+    every main agent's champion on `dilemmas` (do they read their partners?); a league of
+    sampled scenarios, the first member's champion on `heldout`."""
+    from socius.platform.cli import next_commands
+    from socius.platform.config import load_config
+    from socius.platform.league.roles import Role
+    from socius.platform.league.state import LeagueState, Member
+    from socius.platform.runfolder import RunFolder
+
+    members = [Member(f"main_{i}", f"p{i}", Role.MAIN) for i in range(3)]
+    members += [Member("main_exploiter_0", "p0", Role.MAIN_EXPLOITER)]
+    members += [Member(f"{m.id}@1", m.population, m.role, trainable=False, parent=m.id,
+                       generation=1) for m in list(members)]
+    state = LeagueState(members={m.id: m for m in members})
+    hints = {}
+    for profile in ("default", None):
+        run = tmp_path / f"run-{profile}"
+        run.mkdir()
+        config = load_config(overrides=["name=lg"], profile=profile).as_json()
+        (run / "manifest.json").write_text(json.dumps({"config": config}))
+        hints[profile] = next(line for line in next_commands(RunFolder(run), state).splitlines()
+                              if " eval " in line)
+    assert hints["default"].endswith("--suite dilemmas")
+    assert " ".join(f"socius.lg.main_{i}@champion" for i in range(3)) in hints["default"]
+    assert "exploiter" not in hints["default"]
+    assert hints[None].endswith("--suite heldout") and "main_1" not in hints[None]
