@@ -116,7 +116,8 @@ def main() -> None:
     torch.set_num_threads(1)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     # another seed than the runs' own evaluation, so a champion is not scored on its pick's draws
-    dilemmas = dataclasses.replace(load_suite("dilemmas"), seed=load_suite("dilemmas").seed + 1)
+    dilemmas = load_suite("dilemmas")
+    dilemmas = dataclasses.replace(dilemmas, seed=dilemmas.seed + 1)
     heldout = load_suite("heldout")
     work = Path(tempfile.mkdtemp(prefix="default-background-"))
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in args.variants}

@@ -118,13 +118,14 @@ def next_commands(run: RunFolder, state) -> str:
     if config.get("tracking", {}).get("mirror") and parents:
         model = f"socius.{config['name']}.{parents[0]}@champion"
         seats = config.get("scenarios", {}).get("max_players", 4)
+        suites = {name: load_suite(name) for name in ("heldout", "dilemmas", "zero_sum")}
         classics = set(config.get("scenarios", {}).get("classics") or ())
-        dilemmas = {s.name for s in load_suite("dilemmas").scenarios}
+        dilemmas = {s.name for s in suites["dilemmas"].scenarios}
         # a league of the dilemmas (the default one): do its mains read their partners?
         order = ("dilemmas", "heldout", "zero_sum") if classics and classics <= dilemmas \
             else ("heldout", "dilemmas", "zero_sum")
         suite = next(name for name in order
-                     if load_suite(name).max_players <= seats)  # zero_sum: 2 players
+                     if suites[name].max_players <= seats)  # zero_sum: 2 players
         mains = [p for p in parents if p in state.members and state.members[p].role is Role.MAIN]
         evaluated = " ".join(f"socius.{config['name']}.{p}@champion" for p in mains) \
             if suite == "dilemmas" and mains else model
