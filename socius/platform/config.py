@@ -57,6 +57,10 @@ class ScenarioConfig(Strict):
     classic_continuation: float | None = Field(
         None, gt=0, lt=1, description="if set, the classics continue with this probability "
         "each step instead (horizon unobserved, capped at `max_steps`)")
+    also_sample: int = Field(
+        0, ge=0, description="with `classics`: this many scenarios sampled from the split as "
+        "well (`families`, players, horizons and `seed` as for a sample), so the curriculum "
+        "holds both; 0: the classics only")
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -73,6 +77,9 @@ class ScenarioConfig(Strict):
                     raise ValueError(f"unknown classic {name!r} (known: {classic_names()})")
             if not self.classics:
                 raise ValueError("classics: name at least one, or leave it out to sample")
+        elif self.also_sample:
+            raise ValueError(f"also_sample ({self.also_sample}) adds a sample to `classics`; "
+                             "without classics use `count`")
         return self
 
 

@@ -84,19 +84,26 @@ def initial_state(config: LeagueConfig) -> LeagueState:
 
 
 def league_scenarios(config: LeagueConfig) -> list[Scenario]:
-    """The curriculum: named classics when the config lists them, else a sample of the space."""
+    """The curriculum: named classics when the config lists them (plus `also_sample` sampled
+    scenarios), else a sample of the space."""
     sc = config.scenarios
-    if sc.classics:
-        if sc.classic_continuation is not None:
-            return [classic(name, horizon=None, continuation=sc.classic_continuation,
+
+    def sample(count: int) -> list[Scenario]:
+        space = ScenarioSpace(
+            split=sc.split, families=tuple(sc.families) if sc.families else None,
+            min_players=sc.min_players, max_players=sc.max_players,
+            p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
+            continuation_range=sc.continuation_range, max_steps=sc.max_steps)
+        return [space.sample(sc.seed + k) for k in range(count)]
+
+    if not sc.classics:
+        return sample(sc.count)
+    if sc.classic_continuation is not None:
+        classics = [classic(name, horizon=None, continuation=sc.classic_continuation,
                             max_steps=sc.max_steps) for name in sc.classics]
-        return [classic(name, horizon=sc.classic_horizon) for name in sc.classics]
-    space = ScenarioSpace(
-        split=sc.split, families=tuple(sc.families) if sc.families else None,
-        min_players=sc.min_players, max_players=sc.max_players,
-        p_fixed_horizon=sc.p_fixed_horizon, horizon_range=sc.horizon_range,
-        continuation_range=sc.continuation_range, max_steps=sc.max_steps)
-    return [space.sample(sc.seed + k) for k in range(sc.count)]
+    else:
+        classics = [classic(name, horizon=sc.classic_horizon) for name in sc.classics]
+    return classics + (sample(sc.also_sample) if sc.also_sample else [])
 
 
 def ppo_settings(config: LeagueConfig) -> PPOSettings:

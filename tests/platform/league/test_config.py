@@ -28,6 +28,20 @@ def test_a_run_without_a_config_is_the_default_profile_and_a_file_starts_bare(tm
     assert load_config(path, profile=run_profile(path, None)) == LeagueConfig(generations=3)
 
 
+def test_classics_with_a_sample_on_top():
+    from socius.platform.run.league import league_scenarios
+
+    config = load_config(overrides=[
+        "scenarios.classics=[prisoners_dilemma__textbook, stag_hunt__textbook]",
+        "scenarios.also_sample=3", "scenarios.families=[random_general_sum]"])
+    scenarios = league_scenarios(config)
+    assert [s.games[0].family for s in scenarios] == [
+        "prisoners_dilemma", "stag_hunt"] + ["random_general_sum"] * 3
+    assert len({s.id for s in scenarios}) == 5
+    alone = load_config(overrides=["scenarios.classics=[stag_hunt__textbook]"])
+    assert [s.games[0].family for s in league_scenarios(alone)] == ["stag_hunt"]
+
+
 def test_yaml_file_then_overrides(tmp_path):
     path = tmp_path / "league.yaml"
     path.write_text("name: mixed\npopulations:\n  - name: a\n    main: 2\n    main_exploiter: 1\n")
@@ -43,6 +57,7 @@ def test_yaml_file_then_overrides(tmp_path):
     (["core=lstm"], "core"),
     (["populations=[]"], "populations"),
     (["generations"], "key=value"),
+    (["scenarios.also_sample=4"], "also_sample"),  # a sample on top of classics, none named
 ])
 def test_bad_config_names_the_key(overrides, needle):
     with pytest.raises(ConfigError, match=needle):
