@@ -41,7 +41,7 @@ class CellResult:
     partners: str  # a zoo strategy, `learned:<name>`, or `self`
     episodes: int
     focal_return: float  # mean return per episode of the agent's seat(s)
-    normalised: float  # 0: worst reference, 1: best reference (nan: self-play, or refs tie)
+    normalised: float  # 0: worst reference, 1: best (nan: self-play, or the refs tie within noise)
     cooperation: float  # share of cooperative actions where the game has one (nan: none)
     efficiency: float  # welfare per step / the best joint action's (nan: not positive)
     equality: float  # 1 - Gini of the seats' returns
@@ -214,8 +214,11 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         could_late = played.could_cooperate_late[:, inst][focal_seat].sum()
         welfare = returns[:n].sum(0) / steps
         tom = played.tom_steps[:, inst][focal_seat].sum()
+        focal_returns = returns[focal_seat]
         stats[key] = {
-            "focal_return": float(returns[focal_seat].mean()),
+            "focal_return": float(focal_returns.mean()),
+            "focal_return_se": float(focal_returns.std(ddof=1) / np.sqrt(focal_returns.size))
+            if focal_returns.size > 1 else float("inf"),
             "cooperation": float(coop / could) if could else float("nan"),
             "cooperation_late": float(coop_late / could_late) if could_late else float("nan"),
             "efficiency": metrics.efficiency(float(welfare.mean()), best[s]),
@@ -230,9 +233,11 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
             "episodes": int(inst.size)}
     refs_of: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
+    ref_errors: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
     for (focal, s, set_name), values in stats.items():
         if focal.startswith("ref:"):
             refs_of[(s, set_name)][focal] = values["focal_return"]
+            ref_errors[(s, set_name)][focal] = values["focal_return_se"]
     results = []
     reference_values: dict[str, dict[str, float]] = {}
     for (focal, s, set_name), values in stats.items():
@@ -245,7 +250,8 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         results.append(CellResult(
             focal, scenario.id, scenario.name, scenario.games[0].family, scenario.n_players,
             set_name, values["episodes"], values["focal_return"],
-            metrics.normalised(values["focal_return"], refs) if refs else float("nan"),
+            metrics.normalised(values["focal_return"], refs, ref_errors[(s, set_name)])
+            if refs else float("nan"),
             values["cooperation"], values["efficiency"], values["equality"],
             values["sustainability"], values["peace"], values["tom_accuracy"],
             values["team_switches"], values["coalition_stability"],

@@ -1,7 +1,8 @@
 """The measures of an evaluation, as pure functions of what was played.
 
 - `normalised`: Melting Pot's normalisation: 0 at the worst reference policy's focal return, 1 at
-  the best's (the references fixed by the suite), per scenario and partner set.
+  the best's (the references fixed by the suite), per scenario and partner set; a cell whose
+  worst and best references its episodes cannot tell apart is left out (nan).
 - `gini` / equality (1 - Gini of the seats' returns), `efficiency` (welfare per step relative to
   the best joint action's), after Perolat et al. 2017; sustainability and peace are counted
   while playing (eval/play.py).
@@ -20,12 +21,21 @@ import numpy as np
 from socius.envs import BatchedEngine, Scenario
 
 
-def normalised(value: float, references: dict[str, float]) -> float:
-    """0 at the worst reference's value, 1 at the best's; nan when they are equal."""
-    low, high = min(references.values()), max(references.values())
-    if not np.isfinite(value) or high - low < 1e-9:
+def normalised(value: float, references: dict[str, float],
+               errors: dict[str, float] | None = None) -> float:
+    """0 at the worst reference's value, 1 at the best's; nan when they are equal, or, given
+    the references' standard errors, when the worst and the best are within twice the standard
+    error of their difference: references that the cell's episodes cannot tell apart give no
+    scale, and dividing by their spread divides by noise (on `heldout`, where only the two
+    random references are defined, 0.04-0.7 apart, cells scored from -37 to +29)."""
+    low = min(references, key=references.get)
+    high = max(references, key=references.get)
+    spread = references[high] - references[low]
+    if not np.isfinite(value) or spread < 1e-9:
         return float("nan")
-    return float((value - low) / (high - low))
+    if errors is not None and spread <= 2 * float(np.hypot(errors[low], errors[high])):
+        return float("nan")
+    return float((value - references[low]) / spread)
 
 
 def gini(values: np.ndarray) -> float:

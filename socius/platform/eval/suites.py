@@ -11,7 +11,8 @@ normalised between, and how many episodes each (scenario, partner set) cell play
     dilemmas       repeated prisoner's dilemma, public goods, stag hunt and common pool with
                    unobserved horizons averaging 100 steps: where reciprocity shows
     classics       every named textbook game, 10 steps
-    zero_sum       rock-paper-scissors and matching pennies
+    zero_sum       rock-paper-scissors and matching pennies (only the random references are
+                   defined there, and they tie: no normalised score; NashConv measures it)
 
 `build_suites()` writes the files; they are committed, and a test checks they still build the
 same way from this code (`python -m socius.platform.eval.suites` rewrites them).

@@ -76,6 +76,15 @@ def test_normalised_score_is_exactly_0_and_1_at_the_references():
         assert row(report, f"scripted:{best}", partner).normalised == 1.0
 
 
+def test_normalised_score_needs_references_the_episodes_can_tell_apart():
+    refs = {"ref:a": 1.0, "ref:b": 3.0}
+    assert metrics.normalised(2.0, refs) == 0.5
+    assert metrics.normalised(2.0, refs, {"ref:a": 0.1, "ref:b": 0.1}) == 0.5
+    # 2 apart, difference's standard error hypot(0.8, 0.6) = 1.0: within two of it -> no scale
+    assert np.isnan(metrics.normalised(2.0, refs, {"ref:a": 0.8, "ref:b": 0.6}))
+    assert np.isnan(metrics.normalised(2.0, {"ref:a": 1.0, "ref:b": 1.0}))
+
+
 def test_gini_of_known_vectors():
     assert metrics.gini([1, 1, 1, 1]) == 0.0
     assert metrics.gini([0, 0, 0, 4]) == pytest.approx(0.75)

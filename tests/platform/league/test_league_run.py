@@ -323,7 +323,8 @@ def test_evolution_on_evaluation_scores(ray_session, tmp_path):
     config = load_config(profile="smoke", overrides=[
         "generations=2", "populations=[{name: red, main: 2}]",
         "evolution={every_generations: 2, fitness: eval, resample_prob: 0}",
-        "eval={every_generations: 5, suite: zero_sum, episodes: 2, score: normalised_zoo}",
+        "scenarios.max_players=4",  # the dilemmas suite seats up to 4
+        "eval={every_generations: 5, suite: dilemmas, episodes: 2, score: normalised_zoo}",
         "data.store=false", "tracking.mirror=false"])
     state = run_league(config, tmp_path / "run", log=lambda line: None)
     events = [(m.id, e) for m in state.members.values() if m.trainable for e in m.lineage]

@@ -33,11 +33,13 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     from socius.platform.run.league import run_league
 
     run_dir = tmp_path / "run"
-    # evaluated every 2 generations (and at the last) on the zero-sum suite, 2 players like
-    # the smoke league's networks; the champion chosen by that score
+    # evaluated every 2 generations (and at the last) on the dilemmas suite (up to 4 players,
+    # so the networks get 4 seats; on the zero-sum suite only random references are defined
+    # and they tie: no normalised score); the champion chosen by that score
     run_league(load_config(profile="smoke", overrides=[
-        "generations=3", "eval.every_generations=2", "eval.suite=zero_sum", "eval.episodes=4",
-        "tracking.champion_by=eval"]), run_dir, log=lambda line: None)
+        "generations=3", "scenarios.max_players=4", "eval.every_generations=2",
+        "eval.suite=dilemmas", "eval.episodes=4", "tracking.champion_by=eval"]), run_dir,
+        log=lambda line: None)
     data = dashboard_data(run_dir)
     evals = [h for h in data["history"] if h.get("eval")]
     assert [h["generation"] for h in evals] == [1, 2]
@@ -47,7 +49,7 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
 
     rows = Lake(run_dir / "lake", create=False).read("evals").to_pylist()
     assert {r["agent"] for r in rows} == scored and {r["generation"] for r in rows} == {1, 2}
-    assert all(r["suite"] == "zero_sum" and r["suite_hash"] == evals[0]["eval"]["suite_hash"]
+    assert all(r["suite"] == "dilemmas" and r["suite_hash"] == evals[0]["eval"]["suite_hash"]
                for r in rows)
     from socius.platform.registry import eval_scores, mlflow_client
 
@@ -64,14 +66,14 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     from socius.platform.cli import main
 
     assert main(["eval", "socius.league.main_0@champion", "--run", str(run_dir), "--suite",
-                 "zero_sum", "--episodes", "2"]) == 0
+                 "dilemmas", "--episodes", "2"]) == 0
     cli_rows = [r for r in Lake(run_dir / "lake", create=False).read("evals").to_pylist()
                 if r["agent"] == "socius.league.main_0@champion"]
     assert cli_rows and {r["generation"] for r in cli_rows} == {2}
     version = client.get_model_version("socius.league.main_0", champion.version)
-    assert "eval.zero_sum.normalised_zoo" in version.tags
-    assert version.tags["eval.zero_sum.suite_hash"] == evals[0]["eval"]["suite_hash"]
-    assert client.get_metric_history(version.run_id, "eval/zero_sum/normalised_zoo")
+    assert "eval.dilemmas.normalised_zoo" in version.tags
+    assert version.tags["eval.dilemmas.suite_hash"] == evals[0]["eval"]["suite_hash"]
+    assert client.get_metric_history(version.run_id, "eval/dilemmas/normalised_zoo")
     server = make_server(run_dir, port=0)
     assert server.server_address[0] == "127.0.0.1"  # loopback unless told otherwise
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -102,7 +104,7 @@ def test_dashboard_shows_members_ratings_and_heatmap_in_chromium(ray_session, tm
     assert "<svg" in dom and "polyline" in dom  # the ratings and throughput charts drew
     assert "Matches and faults" in dom and "balanced" in dom  # the ticket books per generation
     evaluation = dom[dom.index("<h2>Evaluation</h2>"):]
-    assert "suite zero_sum" in evaluation
+    assert "suite dilemmas" in evaluation
     for member, summary in evals[-1]["eval"]["members"].items():
         assert f">{member}<" in evaluation
         if summary["normalised_zoo"] is not None:
