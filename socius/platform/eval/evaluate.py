@@ -198,6 +198,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
     """Per (agent, scenario, partner set): the measures; then summaries and cross-play."""
     best = {s: metrics.best_welfare_per_step(sc) for s, sc in enumerate(suite.scenarios)}
     stats: dict[tuple[str, int, str], dict[str, float]] = {}
+    episode_returns: dict[tuple[str, int, str], np.ndarray] = {}  # the focal's, per instance
     for key, cell_ids in groups.items():
         focal, s, set_name = key
         scenario = suite.scenarios[s]
@@ -214,11 +215,9 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         could_late = played.could_cooperate_late[:, inst][focal_seat].sum()
         welfare = returns[:n].sum(0) / steps
         tom = played.tom_steps[:, inst][focal_seat].sum()
-        focal_returns = returns[focal_seat]
+        episode_returns[key] = (returns * focal_seat).sum(0) / focal_seat.sum(0)  # by instance
         stats[key] = {
-            "focal_return": float(focal_returns.mean()),
-            "focal_return_se": float(focal_returns.std(ddof=1) / np.sqrt(focal_returns.size))
-            if focal_returns.size > 1 else float("inf"),
+            "focal_return": float(returns[focal_seat].mean()),
             "cooperation": float(coop / could) if could else float("nan"),
             "cooperation_late": float(coop_late / could_late) if could_late else float("nan"),
             "efficiency": metrics.efficiency(float(welfare.mean()), best[s]),
@@ -233,11 +232,11 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
             "episodes": int(inst.size)}
     refs_of: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
-    ref_errors: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
+    ref_samples: dict[tuple[int, str], dict[str, np.ndarray]] = defaultdict(dict)
     for (focal, s, set_name), values in stats.items():
-        if focal.startswith("ref:"):
+        if focal.startswith("ref:"):  # same seeds, seats and order for every reference
             refs_of[(s, set_name)][focal] = values["focal_return"]
-            ref_errors[(s, set_name)][focal] = values["focal_return_se"]
+            ref_samples[(s, set_name)][focal] = episode_returns[(focal, s, set_name)]
     results = []
     reference_values: dict[str, dict[str, float]] = {}
     for (focal, s, set_name), values in stats.items():
@@ -250,7 +249,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         results.append(CellResult(
             focal, scenario.id, scenario.name, scenario.games[0].family, scenario.n_players,
             set_name, values["episodes"], values["focal_return"],
-            metrics.normalised(values["focal_return"], refs, ref_errors[(s, set_name)])
+            metrics.normalised(values["focal_return"], refs, ref_samples[(s, set_name)])
             if refs else float("nan"),
             values["cooperation"], values["efficiency"], values["equality"],
             values["sustainability"], values["peace"], values["tom_accuracy"],

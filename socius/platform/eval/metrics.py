@@ -22,19 +22,22 @@ from socius.envs import BatchedEngine, Scenario
 
 
 def normalised(value: float, references: dict[str, float],
-               errors: dict[str, float] | None = None) -> float:
+               samples: dict[str, np.ndarray] | None = None) -> float:
     """0 at the worst reference's value, 1 at the best's; nan when they are equal, or, given
-    the references' standard errors, when the worst and the best are within twice the standard
-    error of their difference: references that the cell's episodes cannot tell apart give no
-    scale, and dividing by their spread divides by noise (on `heldout`, where only the two
-    random references are defined, 0.04-0.7 apart, cells scored from -37 to +29)."""
+    the references' per-episode returns (`samples`, paired: the same seeds in the same order),
+    when the worst and the best are within twice the standard error of their paired difference:
+    references that the cell's episodes cannot tell apart give no scale, and dividing by their
+    spread divides by noise (on `heldout`, where only the two random references are defined,
+    0.04-0.7 apart, cells scored from -37 to +29)."""
     low = min(references, key=references.get)
     high = max(references, key=references.get)
     spread = references[high] - references[low]
     if not np.isfinite(value) or spread < 1e-9:
         return float("nan")
-    if errors is not None and spread <= 2 * float(np.hypot(errors[low], errors[high])):
-        return float("nan")
+    if samples is not None and len(samples[low]) > 1:
+        difference = np.asarray(samples[high], np.float64) - np.asarray(samples[low], np.float64)
+        if spread <= 2 * difference.std(ddof=1) / np.sqrt(difference.size):
+            return float("nan")
     return float((value - references[low]) / spread)
 
 

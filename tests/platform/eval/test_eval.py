@@ -79,9 +79,12 @@ def test_normalised_score_is_exactly_0_and_1_at_the_references():
 def test_normalised_score_needs_references_the_episodes_can_tell_apart():
     refs = {"ref:a": 1.0, "ref:b": 3.0}
     assert metrics.normalised(2.0, refs) == 0.5
-    assert metrics.normalised(2.0, refs, {"ref:a": 0.1, "ref:b": 0.1}) == 0.5
-    # 2 apart, difference's standard error hypot(0.8, 0.6) = 1.0: within two of it -> no scale
-    assert np.isnan(metrics.normalised(2.0, refs, {"ref:a": 0.8, "ref:b": 0.6}))
+    # paired episodes: long and short games move both references alike, the gap stays
+    steady = {"ref:a": np.array([0.0, 2.0, 1.0]), "ref:b": np.array([2.0, 4.1, 2.9])}
+    assert metrics.normalised(2.0, refs, steady) == 0.5
+    # the gap itself swings (differences 4, -1, 3): mean 2, standard error ~1.53 -> no scale
+    noisy = {"ref:a": np.array([0.0, 2.0, 1.0]), "ref:b": np.array([4.0, 1.0, 4.0])}
+    assert np.isnan(metrics.normalised(2.0, refs, noisy))
     assert np.isnan(metrics.normalised(2.0, {"ref:a": 1.0, "ref:b": 1.0}))
 
 
