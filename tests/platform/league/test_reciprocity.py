@@ -6,10 +6,11 @@ always-defect.
 
 The league is not bit-reproducible (rounds overlap with learning, so timing matters), and a
 single main sometimes collapses to always-defect early (defecting pays at once, cooperating
-with a reciprocator only later): 10 of 11 seed-runs reciprocated here (seeds 0-4: conditional
-cooperation 0.97, 0.75, 0.93, 0.94, 0.68; then 3 of 3 and 2 of 3 in two runs of this test).
-So it asks for at least 3 of 5 seeds (at 0.9 per seed, 99% of runs pass); about 35 s per
-seed on 2 cores."""
+with a reciprocator only later) or has not yet converged. At 20 generations 10 of 11 seed-runs
+reciprocated when this test was written, but later only 5 of 10 (a CI run: 2 of 5, the others
+half-way, cooperation with tit-for-tat 0.46-0.71); at 30 generations 6 of 8 (two collapsed to
+always-defect). So: 30 generations, 6 seeds, at least 3 must reciprocate (at 0.75 per seed,
+96% of runs pass); about 50 s per seed on 2 cores."""
 
 import dataclasses
 
@@ -25,7 +26,7 @@ RECIPROCATORS_AND_DEFECTORS = ("[tit_for_tat, generous_tit_for_tat, win_stay_los
 
 def reciprocity_league(seed: int):
     return load_config(profile="smoke", overrides=[
-        f"seed={seed}", "generations=20", "core=gru", "populations=[{name: red, main: 1}]",
+        f"seed={seed}", "generations=30", "core=gru", "populations=[{name: red, main: 1}]",
         "scenarios.classics=[prisoners_dilemma__textbook]",
         "scenarios.classic_continuation=0.9", "scenarios.max_steps=100",
         f"matchmaking.scripted={RECIPROCATORS_AND_DEFECTORS}",
@@ -47,7 +48,7 @@ def test_a_main_agent_trained_among_reciprocators_and_defectors_reciprocates(ray
         s for s in dilemmas.scenarios if s.name == "prisoners_dilemma__textbook"))
     assert len(suite.scenarios) == 1
     figures = {}
-    for seed in range(5):
+    for seed in range(6):
         run_league(reciprocity_league(seed), tmp_path / f"seed{seed}", log=lambda line: None)
         net = load_module(tmp_path / f"seed{seed}" / "checkpoints" / "main_0").eval()
         summary = evaluate([Player("main_0", net=net)], suite).summary["main_0"]
