@@ -41,6 +41,7 @@ from socius.policies.checkpoint import fsync_path
 
 LAKE_VERSION = 1
 MANIFEST = "_manifest.jsonl"
+COMPACT_PREFIX = "compact-"  # a compaction's output; only the manifest's swap lists it
 QUARANTINE = "_quarantine"
 TABLES = ("steps", "episodes", "matches", "evals")
 
@@ -213,11 +214,17 @@ class Lake:
     def verify(self, quarantine: bool = True) -> dict[str, list[str]]:
         """Check every listed shard (exists, size, CRC-32, readable, row count); move bad ones
         to `_quarantine/` and drop them from the manifest. Unlisted shard files (a crash after
-        rename) are adopted when they read back whole, else quarantined. Returns the paths
-        found `corrupt`, `missing` and `adopted`."""
+        rename) are adopted when they read back whole, else quarantined — except what a
+        compaction cut short leaves, whose rows the lake lists already: its output before the
+        manifest swapped it in (the inputs are still listed), or its inputs after (the output
+        is); those are deleted as `duplicate`. Returns the paths found `corrupt`, `missing`,
+        `adopted` and `duplicate`."""
         self.flush()
-        report: dict[str, list[str]] = {"corrupt": [], "missing": [], "adopted": []}
+        report: dict[str, list[str]] = {"corrupt": [], "missing": [], "adopted": [],
+                                        "duplicate": []}
         listed = self.shards()
+        compacted = {e["path"] for e in read_jsonl(self.root / MANIFEST)
+                     if e.get("op") == "remove" and e.get("reason") == "compacted"}
         removals = []
         for shard in listed:
             path = self.root / shard.path
@@ -232,6 +239,10 @@ class Lake:
                     self._quarantine(path, problem)
         for table, path in self._unlisted({s.path for s in listed}):
             rel = str(path.relative_to(self.root))
+            if path.name.startswith(COMPACT_PREFIX) or rel in compacted:
+                report["duplicate"].append(rel)
+                path.unlink()
+                continue
             shard = _describe(path, self.root, table)
             if shard is None:
                 report["corrupt"].append(rel)
@@ -300,7 +311,7 @@ class Lake:
                            use_dictionary=True, row_group_size=1 << 20)
             buffer = sink.getvalue()
             folder = self.root / partition_dir(table, run, generation, family)
-            path = folder / f"compact-{uuid.uuid4().hex[:12]}.parquet"
+            path = folder / f"{COMPACT_PREFIX}{uuid.uuid4().hex[:12]}.parquet"
             write_atomic(path, buffer)
             shard = Shard(table, str(path.relative_to(self.root)), data.num_rows, buffer.size,
                           zlib.crc32(buffer), "parquet", run, generation, family)

@@ -110,7 +110,7 @@ def test_background_commits_become_visible_in_order(tmp_path):
     assert [(s.generation, s.family) for s in lake.shards("steps")] == \
         [(g, f) for g in range(6) for f in "ab"]
     assert lake.read("steps").num_rows == 12_000
-    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
     assert not [p for p in (tmp_path / "lake").rglob(".*") if p.is_file()]  # no temp left
 
 
@@ -129,7 +129,39 @@ def test_compaction_swaps_hot_shards_for_one_parquet_file(tmp_path):
         sorted(zip(*[after.column(k).to_pylist() for k in key], strict=True))
     assert sum(s.bytes for s in lake.shards("steps")) < hot_bytes / 3
     assert not list((tmp_path / "lake").rglob("*.arrow"))
-    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
+
+
+def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path, monkeypatch):
+    """Killed after writing its output but before the manifest's swap (found by the chaos test:
+    `verify` adopted the output beside its still-listed inputs), or after the swap but before
+    deleting the inputs: `verify` deletes the leftovers as duplicates and the rows stay as
+    written."""
+    lake = Lake(tmp_path / "lake")
+    for k in range(2):
+        lake.write_by_family("steps", recorded_steps(seed=k), run="run_a", generation=1)
+    rows = lake.read("steps").num_rows
+    inputs = {s.path: (tmp_path / "lake" / s.path).read_bytes() for s in lake.shards("steps")}
+
+    def killed(events):
+        raise KeyboardInterrupt("killed before the manifest's swap")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lake, "_append", killed)
+        with pytest.raises(KeyboardInterrupt):
+            lake.compact("steps", "run_a", 1)
+    orphans = [str(p.relative_to(tmp_path / "lake")) for p in (tmp_path / "lake").rglob("compact-*")]
+    assert orphans and lake.read("steps").num_rows == rows
+    report = lake.verify()
+    assert sorted(report["duplicate"]) == sorted(orphans) and report["adopted"] == []
+    assert lake.read("steps").num_rows == rows and not list((tmp_path / "lake").rglob("compact-*"))
+    lake.compact("steps", "run_a", 1)  # now whole; then the inputs come back, as if not deleted
+    for path, data in inputs.items():
+        (tmp_path / "lake" / path).write_bytes(data)
+    report = lake.verify()
+    assert sorted(report["duplicate"]) == sorted(inputs) and report["adopted"] == []
+    assert lake.read("steps").num_rows == rows
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
 
 
 def test_truncated_and_altered_shards_are_found_and_quarantined(tmp_path):
@@ -149,7 +181,7 @@ def test_truncated_and_altered_shards_are_found_and_quarantined(tmp_path):
         assert not (tmp_path / "lake" / shard.path).exists()
     assert [s.path for s in lake.shards()] == [shards[2].path]
     assert lake.read("steps").num_rows == shards[2].rows and intact.is_file()
-    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
 
 
 def test_retention_keeps_the_last_generations_and_the_manifest_consistent(tmp_path):

@@ -67,7 +67,7 @@ def test_smoke_league_writes_a_complete_run_folder(ray_session, tmp_path):
     from socius.platform.data.lake import Lake
 
     lake = Lake(run_dir / "lake", create=False)
-    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
     assert all(s.format == "parquet" for s in lake.shards())
     rows = lake.summary()["rows"]
     # every seat's step of every match in play; a finished match once in the episodes table
@@ -442,7 +442,7 @@ def test_killed_writer_runner_and_league_actor_processes_cost_a_generation_not_d
     assert [h["generation"] for h in history] == list(range(7))
     assert history[-1]["restarts"] == 3 and history[-1]["tickets"]["balanced"]
     lake = Lake(run_dir / "lake", create=False)
-    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": []}
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
     episodes = lake.read("episodes", columns=["match_id", "generation"]).to_pydict()
     assert len(set(episodes["match_id"])) == len(episodes["match_id"])  # none twice
     per_generation = collections.Counter(episodes["generation"])
