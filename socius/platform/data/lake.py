@@ -221,10 +221,8 @@ class Lake:
         `adopted` and `duplicate`."""
         self.flush()
         report: dict[str, list[str]] = {"corrupt": [], "missing": [], "adopted": [],
-                                        "duplicate": []}
+                                        "duplicate": self._drop_compaction_leftovers()}
         listed = self.shards()
-        compacted = {e["path"] for e in read_jsonl(self.root / MANIFEST)
-                     if e.get("op") == "remove" and e.get("reason") == "compacted"}
         removals = []
         for shard in listed:
             path = self.root / shard.path
@@ -239,10 +237,6 @@ class Lake:
                     self._quarantine(path, problem)
         for table, path in self._unlisted({s.path for s in listed}):
             rel = str(path.relative_to(self.root))
-            if path.name.startswith(COMPACT_PREFIX) or rel in compacted:
-                report["duplicate"].append(rel)
-                path.unlink()
-                continue
             shard = _describe(path, self.root, table)
             if shard is None:
                 report["corrupt"].append(rel)
@@ -254,6 +248,18 @@ class Lake:
         if removals:
             self._append(removals)
         return report
+
+    def _drop_compaction_leftovers(self) -> list[str]:
+        """Delete the unlisted files a compaction cut short leaves (see `verify`); their paths."""
+        compacted = {e["path"] for e in read_jsonl(self.root / MANIFEST)
+                     if e.get("op") == "remove" and e.get("reason") == "compacted"}
+        dropped = []
+        for _, path in self._unlisted({s.path for s in self.shards()}):
+            rel = str(path.relative_to(self.root))
+            if path.name.startswith(COMPACT_PREFIX) or rel in compacted:
+                path.unlink()
+                dropped.append(rel)
+        return dropped
 
     def _unlisted(self, known: set[str]):
         """(table, path) of shard files on disk that the manifest does not list."""
@@ -267,8 +273,10 @@ class Lake:
     def roll_back(self, run: str, after_generation: int, reason: str) -> int:
         """A run resumes after `after_generation`: its later shards go, listed ones from the
         manifest and unlisted ones (an aborted attempt's, renamed before the crash could list
-        them) to `_quarantine/`, so `verify` never adopts them next to the replay. Returns how
-        many files went."""
+        them) to `_quarantine/`, so `verify` never adopts them next to the replay; and what an
+        interrupted compaction left, of any generation, is deleted. Returns how many files
+        went."""
+        dropped = self._drop_compaction_leftovers()
         self.remove([s for s in self.shards() if s.run == run and s.generation > after_generation],
                     reason)
         prefix = f"run={_safe(run)}"
@@ -276,7 +284,7 @@ class Lake:
                  if prefix in path.parts and _generation_of(path) > after_generation]
         for path in stale:
             self._quarantine(path, f"unlisted shard of an aborted attempt ({reason})")
-        return len(stale)
+        return len(stale) + len(dropped)
 
     def _quarantine(self, path: Path, reason: str) -> None:
         target = self.root / QUARANTINE / path.relative_to(self.root)

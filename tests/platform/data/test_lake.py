@@ -162,6 +162,12 @@ def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path, monkeypatch):
     assert sorted(report["duplicate"]) == sorted(inputs) and report["adopted"] == []
     assert lake.read("steps").num_rows == rows
     assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
+    # a run resuming rolls back and clears such leftovers of earlier generations too
+    for path, data in inputs.items():
+        (tmp_path / "lake" / path).write_bytes(data)
+    assert lake.roll_back("run_a", after_generation=1, reason="resume") == len(inputs)
+    assert lake.verify() == {"corrupt": [], "missing": [], "adopted": [], "duplicate": []}
+    assert lake.read("steps").num_rows == rows
 
 
 def test_truncated_and_altered_shards_are_found_and_quarantined(tmp_path):
