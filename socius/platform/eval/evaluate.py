@@ -198,7 +198,9 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
     """Per (agent, scenario, partner set): the measures; then summaries and cross-play."""
     best = {s: metrics.best_welfare_per_step(sc) for s, sc in enumerate(suite.scenarios)}
     stats: dict[tuple[str, int, str], dict[str, float]] = {}
-    episode_returns: dict[tuple[str, int, str], np.ndarray] = {}  # the focal's, per instance
+    # the references' per-episode returns, for telling them apart: the same seeds, seats and
+    # order for every reference of a (scenario, partner set)
+    ref_samples: dict[tuple[int, str], dict[str, np.ndarray]] = defaultdict(dict)
     for key, cell_ids in groups.items():
         focal, s, set_name = key
         scenario = suite.scenarios[s]
@@ -215,7 +217,8 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
         could_late = played.could_cooperate_late[:, inst][focal_seat].sum()
         welfare = returns[:n].sum(0) / steps
         tom = played.tom_steps[:, inst][focal_seat].sum()
-        episode_returns[key] = (returns * focal_seat).sum(0) / focal_seat.sum(0)  # by instance
+        if focal.startswith("ref:"):
+            ref_samples[(s, set_name)][focal] = (returns * focal_seat).sum(0) / focal_seat.sum(0)
         stats[key] = {
             "focal_return": float(returns[focal_seat].mean()),
             "cooperation": float(coop / could) if could else float("nan"),
@@ -232,11 +235,9 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
             "episodes": int(inst.size)}
     refs_of: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
-    ref_samples: dict[tuple[int, str], dict[str, np.ndarray]] = defaultdict(dict)
     for (focal, s, set_name), values in stats.items():
-        if focal.startswith("ref:"):  # same seeds, seats and order for every reference
+        if focal.startswith("ref:"):
             refs_of[(s, set_name)][focal] = values["focal_return"]
-            ref_samples[(s, set_name)][focal] = episode_returns[(focal, s, set_name)]
     results = []
     reference_values: dict[str, dict[str, float]] = {}
     for (focal, s, set_name), values in stats.items():
