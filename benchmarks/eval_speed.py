@@ -7,11 +7,17 @@ Prints per suite: cells, instances (episodes), game steps played (all seats of a
 together), seconds (median of the repeats, the references' play included) and game steps per
 second. Target (issue): the default `heldout` suite for one agent in <= 60 s on
 2 cores.
+
+Then a league's selection on reciprocity (`configs/generalist.yaml`: three main agents on
+`dilemmas`, 8 episodes a cell, every second generation): the whole zoo with the references, as
+every evaluation played before, against only what the score reads (`inputs_of`: 4 partners, no
+references); the scores must be equal.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -64,6 +70,30 @@ def main() -> None:
         print(f"{name:<10}{len(report.cells):>7}{played['instances']:>11}"
               f"{played['steps']:>10,}{seconds:>9.2f}{played['steps'] / seconds:>10,.0f}")
     print("target: heldout for one agent <= 60 s")
+    selection_speed(net, args.repeats)
+
+
+def selection_speed(net, repeats: int) -> None:
+    agents = [Player(f"main_{i}", net=net) for i in range(3)]
+    suite = load_suite("dilemmas")
+    partners, references = evaluation.inputs_of("reciprocity", list(suite.partners))
+    ways = {"whole zoo + references": (suite, None),
+            f"{len(partners)} partners, no references": (
+                suite if references else dataclasses.replace(suite, references=()), partners)}
+    seconds, scores = {}, {}
+    for name, (played_suite, zoo) in ways.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            report = evaluation.evaluate(agents, played_suite, partners=zoo, cross_play=False,
+                                         episodes=8)
+            times.append(time.perf_counter() - start)
+        seconds[name] = float(np.median(times))
+        scores[name] = [report.summary[a.name]["reciprocity"] for a in agents]
+        print(f"selection on reciprocity, {name}: {seconds[name]:.2f} s")
+    full, reduced = seconds.values()
+    same = len({tuple(v) for v in scores.values()}) == 1
+    print(f"ratio {full / reduced:.2f}x; scores equal: {same}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 from socius.envs import Scenario
 from socius.platform.eval import metrics
 from socius.platform.eval.play import Cell, Played, Player, play
-from socius.platform.eval.suites import RECIPROCATORS, ZOO, Suite
+from socius.platform.eval.suites import DEFECTORS, RECIPROCATORS, ZOO, Suite
 from socius.policies.network import NetConfig
 from socius.policies.scripted import PARTNERS, make_partner
 
@@ -280,8 +280,9 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
            "normalised_learned": mean(r.normalised for r in learned),
            "focal_return_self": mean(r.focal_return for r in rows if r.partners == SELF),
            "cooperation": mean(r.cooperation for r in rows),
-           "conditional_cooperation": metrics.conditional_cooperation(coop_with, RECIPROCATORS),
-           "reciprocity": metrics.reciprocity(coop_with, RECIPROCATORS),
+           "conditional_cooperation": metrics.conditional_cooperation(coop_with, RECIPROCATORS,
+                                                                      DEFECTORS),
+           "reciprocity": metrics.reciprocity(coop_with, RECIPROCATORS, DEFECTORS),
            "efficiency": mean(r.efficiency for r in rows),
            "equality": mean(r.equality for r in rows),
            "sustainability": mean(r.sustainability for r in rows),
@@ -292,6 +293,18 @@ def _summary(rows: list[CellResult]) -> dict[str, float]:
     out.update({f"cooperation_with/{p}": c for p, c in sorted(coop_with.items())})
     out.update({f"cooperation_after_3_with/{p}": c for p, c in sorted(late_with.items())})
     return out
+
+
+def inputs_of(score: str, partners: list[str]) -> tuple[list[str], bool]:
+    """What the summary figure `score` reads: the zoo partners among `partners` it needs, and
+    whether it needs the references (only the normalised score does). Evaluating only those
+    gives the same figure for less play, since a cell plays the same games whatever else shares
+    its batch (a league's selection on reciprocity evaluates 4 of the 13 zoo partners and no
+    references)."""
+    if score in ("conditional_cooperation", "reciprocity"):
+        kept = [p for p in partners if p in RECIPROCATORS or p in DEFECTORS]
+        return kept or list(partners), False
+    return list(partners), score == "normalised_zoo"
 
 
 def _finite_mean(values) -> float:

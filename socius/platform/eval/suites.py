@@ -38,6 +38,7 @@ ZOO = ("always_cooperate", "always_defect", "tit_for_tat", "generous_tit_for_tat
        "alternator", "random_cooperator", "biased_random", "tit_for_tat_noisy",
        "uniform_random")
 RECIPROCATORS = ("tit_for_tat", "generous_tit_for_tat", "win_stay_lose_shift")
+DEFECTORS = ("always_defect",)  # what conditional cooperation and reciprocity set them against
 
 
 class SuiteError(ValueError):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -454,6 +454,7 @@ class LeagueRun:
         if self.evolution is None or self.config.evolution.fitness != "eval" or \
                 not self.evolution.due(generation):
             return None
+        from socius.platform.eval.evaluate import inputs_of
         from socius.platform.eval.suites import load_suite
 
         selected = [m.id for group in selection_groups(self.state.members).values()
@@ -461,8 +462,14 @@ class LeagueRun:
         if not selected:
             return {}
         weights = learner_states(self.group, selected)
-        report = self._evaluate(weights, load_suite(self.config.eval.suite))
-        return {m: float(summary.get(self.config.eval.score, float("nan")))
+        suite, score = load_suite(self.config.eval.suite), self.config.eval.score
+        # only what the score reads: the same figure for less play (`inputs_of`)
+        partners, references = inputs_of(score, list(self.config.eval.partners or
+                                                     suite.partners))
+        if not references:
+            suite = replace(suite, references=())
+        report = self._evaluate(weights, suite, partners)
+        return {m: float(summary.get(score, float("nan")))
                 for m, summary in report.summary.items()}
 
     def evaluate(self, generation: int, weights: dict[str, dict[str, np.ndarray]]
@@ -491,8 +498,10 @@ class LeagueRun:
                                 for k, v in summary.items()}
                             for m, summary in report.summary.items()}}
 
-    def _evaluate(self, members: dict[str, dict[str, np.ndarray]], suite) -> Any:
-        """`members` (id -> weights) on `suite` against the zoo (`eval.partners`)."""
+    def _evaluate(self, members: dict[str, dict[str, np.ndarray]], suite,
+                  partners: list[str] | None = None) -> Any:
+        """`members` (id -> weights) on `suite` against the zoo (`partners`, default
+        `eval.partners`)."""
         from socius.platform.eval.evaluate import evaluate
         from socius.platform.eval.play import Player
 
@@ -502,8 +511,10 @@ class LeagueRun:
             net = SociusNet(self.net_config)
             net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
             players.append(Player(member_id, net=net.eval()))
-        return evaluate(players, suite, partners=list(cfg.partners) if cfg.partners else None,
-                        cross_play=False, episodes=cfg.episodes)
+        if partners is None:
+            partners = list(cfg.partners) if cfg.partners else None
+        return evaluate(players, suite, partners=partners, cross_play=False,
+                        episodes=cfg.episodes)
 
     def register(self, record: GenerationRecord, saved: dict[str, Any]) -> None:
         """History first, then league.json: written last, it declares the generation saved (a

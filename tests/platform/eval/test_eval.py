@@ -10,7 +10,7 @@ import torch
 from socius.envs import classic
 from socius.platform.cli import main
 from socius.platform.eval import metrics
-from socius.platform.eval.evaluate import EvalError, evaluate
+from socius.platform.eval.evaluate import EvalError, evaluate, inputs_of
 from socius.platform.eval.play import Player
 from socius.platform.eval.suites import (
     SuiteError,
@@ -126,6 +126,32 @@ def test_conditional_cooperation_orders_tit_for_tat_above_the_unconditional_stra
     assert cross["agents"] == list(report.agents) and len(cross["alpha_rank"]) == 3
     # tit-for-tat with itself earns more than always-defect with itself
     assert cross["matrix"][0][0] > cross["matrix"][2][2]
+
+
+def test_a_score_evaluated_on_only_what_it_reads_is_the_same_figure():
+    """A league's selection evaluates only the partners and references its score reads: that
+    must not change the score (each cell plays the same games whatever shares its batch)."""
+    torch.manual_seed(1)
+    agents = [Player(f"net{i}", net=SociusNet(NetConfig(max_players=4, core="gru")).eval())
+              for i in range(2)]
+    suite = load_suite("dilemmas")
+    full = evaluate(agents, suite, cross_play=False, episodes=2)
+    partners, references = inputs_of("reciprocity", list(suite.partners))
+    assert sorted(partners) == sorted(["tit_for_tat", "generous_tit_for_tat",
+                                       "win_stay_lose_shift", "always_defect"])
+    assert not references
+    reduced = evaluate(agents, replace(suite, references=()), partners=partners,
+                       cross_play=False, episodes=2)
+    assert len(reduced.cells) < len(full.cells) / 2  # and no reference plays
+    for agent in ("net0", "net1"):
+        for score in ("reciprocity", "conditional_cooperation"):
+            assert reduced.summary[agent][score] == full.summary[agent][score]
+        assert np.isnan(reduced.summary[agent]["normalised_zoo"])
+    # the scores that read everything keep everything
+    assert inputs_of("normalised_zoo", list(suite.partners)) == (list(suite.partners), True)
+    assert inputs_of("efficiency", ["always_defect"]) == (["always_defect"], False)
+    # a zoo without the score's partners is kept whole (the score is then nan either way)
+    assert inputs_of("reciprocity", ["alternator"]) == (["alternator"], False)
 
 
 def test_a_network_plays_every_held_out_scenario_with_every_measure():
