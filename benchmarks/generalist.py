@@ -7,10 +7,12 @@ the registry as a user would, and measure the issue's goals with the evaluation 
 
 Goal 1 (reciprocity, `dilemmas`): cooperation >= 0.9 with tit-for-tat, generous TFT and
 win-stay-lose-shift, <= 0.1 with always-defect after its first 3 moves, >= 0.8 with TFT under
-5% noise, conditional cooperation >= 0.8. Goal 2 (strangers, `heldout`): normalised score >= 0.8 with the zoo and with the other
-seeds' champions (learned partners it never met). Printed per seed, then mean and 95% CI
-(t distribution) over seeds; a goal is met when the whole interval is on its side, not met when
-all of it is on the other, undecided otherwise. Goals 3-5 (transfer, reciprocity under selection,
+5% noise, conditional cooperation >= 0.8. Goal 2 (strangers, `heldout`): normalised score
+>= 0.8 with the zoo and with the other seeds' champions (learned partners it never met).
+Printed per seed, then mean and 95% CI (t distribution) over seeds; a goal is met when the
+whole interval is on its side, not met when all of it is on the other, undecided otherwise.
+Beside them, the baseline in the same run: every zoo strategy measured the same way (goal 1
+on `dilemmas`, goal 2 with the zoo and with the champions as partners). Goals 3-5 (transfer, reciprocity under selection,
 the theory-of-mind ablation) are other benchmarks' (`pretrain_finetune.py`,
 `league_cooperation.py`, `tom_ablation.py`): given their `--out` JSON (`--transfer`,
 `--selection`, `--ablation`) this script prints their verdicts and figures too.
@@ -50,6 +52,8 @@ GOAL1 = {"cooperation_with/tit_for_tat": (">=", 0.9),
          "cooperation_with/tit_for_tat_noisy": (">=", 0.8),
          "conditional_cooperation": (">=", 0.8)}
 GOAL2 = {"heldout/normalised_zoo": (">=", 0.8), "heldout/normalised_learned": (">=", 0.8)}
+SHORT = dict(zip([*GOAL1, *GOAL2], ["tft", "gtft", "wsls", "alld_after_3", "noisy_tft",
+                                    "cond_coop", "heldout_zoo", "heldout_learned"], strict=True))
 
 
 def champion(run: RunFolder) -> tuple[str, Path]:
@@ -194,6 +198,32 @@ def other_goals(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def zoo_baseline(dilemmas, heldout, champions: list[Player]) -> dict[str, dict[str, float]]:
+    """The zoo's own strategies measured as the champions are (the baseline in the same run):
+    goal 1's figures on `dilemmas`, goal 2's on `heldout` with the zoo and with the champions
+    as learned partners. A strategy plays only the games it is defined for (those with a
+    cooperative action), which are the cells the champions' zoo score is made of too."""
+    from socius.platform.eval.suites import ZOO
+
+    agents = [Player(f"scripted:{z}", scripted=z) for z in ZOO]
+    d = evaluate(agents, dilemmas, cross_play=False).summary
+    h = evaluate(agents, heldout, learned=champions, cross_play=False).summary
+    table = {}
+    print("\nthe zoo's strategies as the agent (goal 1 on dilemmas, goal 2 on heldout with the "
+          "zoo and with the champions):")
+    for a in agents:
+        row = {**{k: d[a.name].get(k, float("nan")) for k in GOAL1},
+               "heldout/normalised_zoo": h[a.name]["normalised_zoo"],
+               "heldout/normalised_learned": h[a.name]["normalised_learned"]}
+        met = [goal for goal, rules in (("1", GOAL1), ("2", GOAL2))
+               if all(holds(row[k], rule) for k, rule in rules.items())]
+        table[a.name.removeprefix("scripted:")] = row
+        print(f"  {a.name.removeprefix('scripted:'):<24}" + " ".join(
+            f"{SHORT[k]} {v:5.2f}" for k, v in row.items()) +
+            f"  meets goal {', '.join(met) or 'neither'}")
+    return table
+
+
 # tom_ablation.py's verdicts on (arm - tom), read for the arm without theory of mind
 WITHOUT_TOM = {"helps": "no ToM scores higher", "hurts": "no ToM scores lower"}
 
@@ -275,12 +305,15 @@ def main() -> None:
               f"{f['selection/cooperation_among_mains']:.2f}" for f in figures) +
           " (wants > 0.8); exploiter reward per step vs mains " + ", ".join(
               f"{f['selection/exploiter_reward']:.2f}" for f in figures) + " (wants <= 3.1)")
+    champions = [Player(r["champion"], net=load_module(r["path"]).eval()) for r in runs]
+    baseline = zoo_baseline(dilemmas, heldout, champions)
     if args.plot:
         plot(runs, args.plot)
         print(f"plot: {args.plot}")
     if args.out:
         Path(args.out).write_text(json.dumps({"figures": figures, "verdicts": verdicts,
-                                              "overrides": args.set}, indent=1))
+                                              "zoo_baseline": baseline, "overrides": args.set},
+                                             indent=1))
 
 
 if __name__ == "__main__":
