@@ -43,6 +43,7 @@ from socius.platform.registry import default_tracking_uri, eval_scores, pull  # 
 from socius.platform.run.league import run_league  # noqa: E402
 from socius.platform.runfolder import RunFolder  # noqa: E402
 from socius.policies.checkpoint import load_module  # noqa: E402
+from socius.policies.scripted import make_partner  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "generalist.yaml"
 GOAL1 = {"cooperation_with/tit_for_tat": (">=", 0.9),
@@ -198,6 +199,25 @@ def other_goals(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def on_reciprocator_games(report, suite) -> dict[str, float]:
+    """The normalised scores over only the scenarios where the zoo's reciprocators are defined
+    (games with a cooperative action): the cells a zoo strategy's own scores are made of, so
+    the champions compare with `zoo_baseline` on the same ground. Elsewhere only the random
+    references set the scale."""
+    games = {s.id for s in suite.scenarios if make_partner("tit_for_tat").supports(s)}
+    cells = [r for r in report.cells if r.scenario_id in games]
+    zoo = [r.normalised for r in cells if not r.partners.startswith(("learned:", "agent:"))
+           and r.partners != "self"]
+    learned = [r.normalised for r in cells if r.partners.startswith("learned:")]
+    return {"heldout/normalised_zoo@reciprocator_games": finite_mean(zoo),
+            "heldout/normalised_learned@reciprocator_games": finite_mean(learned)}
+
+
+def finite_mean(values: list[float]) -> float:
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def zoo_baseline(dilemmas, heldout, champions: list[Player]) -> dict[str, dict[str, float]]:
     """The zoo's own strategies measured as the champions are (the baseline in the same run):
     goal 1's figures on `dilemmas`, goal 2's on `heldout` with the zoo and with the champions
@@ -270,12 +290,14 @@ def main() -> None:
         others = [Player(o["champion"], net=load_module(o["path"]).eval()) for o in runs
                   if o is not r]
         d = evaluate([agent], dilemmas).summary[agent.name]
-        h = evaluate([agent], heldout, learned=others).summary[agent.name]
+        held = evaluate([agent], heldout, learned=others)
+        h = held.summary[agent.name]
         row = {"seed": r["seed"], "seconds": r["seconds"],
                **{k: d.get(k, float("nan")) for k in GOAL1},
                "cooperation_with/always_defect": d["cooperation_with/always_defect"],
                "heldout/normalised_zoo": h["normalised_zoo"],
                "heldout/normalised_learned": h["normalised_learned"],
+               **on_reciprocator_games(held, heldout),
                "dilemmas/cooperation": d["cooperation"], "dilemmas/tom_accuracy":
                    d["tom_accuracy"], **selection_figures(RunFolder(r["run"]))}
         figures.append(row)
@@ -292,6 +314,10 @@ def main() -> None:
                   f"{states[-1]}")
         verdicts[goal] = "met" if all(s == "met" for s in states) else "not met" if any(
             s.startswith("not met") for s in states) else "undecided"
+    for key in ("heldout/normalised_zoo@reciprocator_games",
+                "heldout/normalised_learned@reciprocator_games"):
+        mean, half = ci95([f[key] for f in figures])
+        print(f"  (not a goal) {key} {mean:.2f} +- {half:.2f}: the cells of zoo_baseline below")
     for (goal, state), rules in zip(verdicts.items(), (GOAL1, GOAL2), strict=True):
         seeds = [f["seed"] for f in figures if all(holds(f[k], rule)
                                                       for k, rule in rules.items())]
