@@ -107,6 +107,25 @@ def selection_figures(run: RunFolder, last: int = 10) -> dict[str, float]:
             "selection/exploiter_reward": exploiter_reward}
 
 
+def final_policy_figures(run: RunFolder) -> dict[str, float]:
+    """Goal 4's two figures for the run's final main agents and main exploiter as they play,
+    without training's exploration episodes (`league_cooperation.policy_figures`)."""
+    from league_cooperation import policy_figures
+
+    from socius.platform.config import LeagueConfig
+
+    config = LeagueConfig.model_validate(run.manifest()["config"])
+    folder = run.path / "checkpoints"
+    live = sorted(p.name for p in folder.iterdir() if "@" not in p.name)
+
+    def weights(member: str) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in load_module(folder / member).state_dict().items()}
+
+    figures = policy_figures(config, {m: weights(m) for m in live if main_is(m)},
+                             {m: weights(m) for m in live if m.startswith("main_exploiter")})
+    return {f"selection/{k}": v for k, v in figures.items()}
+
+
 def holds(value: float, rule: tuple[str, float]) -> bool:
     """`value` is on the goal's side of its bound (`rule`: (">=" or "<=", bound))."""
     op, bound = rule
@@ -176,10 +195,15 @@ def other_goals(args: argparse.Namespace) -> dict[str, str]:
     if args.selection:
         c = json.loads(Path(args.selection).read_text())
         out["4 reciprocity under selection"] = c["verdict"]
-        print(f"goal 4 reciprocity under selection: {c['verdict'].upper()} (cooperation among "
-              f"mains {', '.join(f'{x:.2f}' for x in c['cooperation'])}, wants > 0.8; exploiter "
-              f"reward per step {', '.join(f'{x:.2f}' for x in c['exploiter_reward'])}, wants "
-              f"<= 3.1)")
+        measured = ("the final policies without exploration" if "training_cooperation" in c
+                    else "training matches")
+        print(f"goal 4 reciprocity under selection: {c['verdict'].upper()} ({measured}: "
+              f"cooperation among mains {', '.join(f'{x:.2f}' for x in c['cooperation'])}, "
+              f"wants > 0.8; exploiter reward per step "
+              f"{', '.join(f'{x:.2f}' for x in c['exploiter_reward'])}, wants <= 3.1" +
+              (f"; training matches: {', '.join(f'{x:.2f}' for x in c['training_cooperation'])}"
+               f" and {', '.join(f'{x:.2f}' for x in c['training_exploiter_reward'])}, "
+               f"{c['verdict_training_matches']}" if "training_cooperation" in c else "") + ")")
     else:
         print("goal 4 reciprocity under selection: not run (benchmarks/league_cooperation.py "
               "--out, then --selection)")
@@ -299,7 +323,8 @@ def main() -> None:
                "heldout/normalised_learned": h["normalised_learned"],
                **on_reciprocator_games(held, heldout),
                "dilemmas/cooperation": d["cooperation"], "dilemmas/tom_accuracy":
-                   d["tom_accuracy"], **selection_figures(RunFolder(r["run"]))}
+                   d["tom_accuracy"], **selection_figures(RunFolder(r["run"])),
+               **final_policy_figures(RunFolder(r["run"]))}
         figures.append(row)
         print(f"seed {r['seed']}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()
                                                  if k != "seed"), flush=True)
@@ -330,7 +355,10 @@ def main() -> None:
           "welfare), last 10 generations: cooperation among mains " + ", ".join(
               f"{f['selection/cooperation_among_mains']:.2f}" for f in figures) +
           " (wants > 0.8); exploiter reward per step vs mains " + ", ".join(
-              f"{f['selection/exploiter_reward']:.2f}" for f in figures) + " (wants <= 3.1)")
+              f"{f['selection/exploiter_reward']:.2f}" for f in figures) + " (wants <= 3.1); "
+          "the final policies without exploration: cooperation among mains " + ", ".join(
+              f"{f['selection/policy_cooperation']:.2f}" for f in figures) + ", exploiter " +
+          ", ".join(f"{f['selection/policy_exploiter_reward']:.2f}" for f in figures))
     champions = [Player(r["champion"], net=load_module(r["path"]).eval()) for r in runs]
     baseline = zoo_baseline(dilemmas, heldout, champions)
     if args.plot:

@@ -11,7 +11,11 @@ Printed per generation, per fitness and seed: cooperation among the main agents 
 actions in matches whose every seat is a main agent), the mains' mean care (team and others
 alike here: no teams), and the main exploiter's mean reward per step against main agents in
 the prisoner's dilemma (the goal: at most R + 0.1 = 3.1). Curves are saved as a plot
-(`--plot`).
+(`--plot`). Those figures come from the training matches, where a share of every learning
+seat's episodes (`rollout.explore_prob`, 0.2) is played with uniformly random actions; after
+the last generation the final policies are also measured as they play, without that
+exploration (`policy_figures`: cross-play on the league's scenarios), and the goal's verdict
+reads those (the training-match verdict is printed and saved beside it).
 
 `--set key=value` overrides the league config (e.g. the generalist's levers: `core=gru`, a
 scripted background of reciprocators and defectors, no care); `--config PATH` measures a league
@@ -38,12 +42,16 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 
 from socius.platform.config import load_config  # noqa: E402
+from socius.platform.eval.evaluate import evaluate  # noqa: E402
+from socius.platform.eval.play import Player  # noqa: E402
+from socius.platform.eval.suites import Suite  # noqa: E402
 from socius.platform.league.evolution import (  # noqa: E402
     cooperation_among,
     reward_per_step_against,
 )
 from socius.platform.league.roles import Role  # noqa: E402
-from socius.platform.run.league import run_league  # noqa: E402
+from socius.platform.run.league import league_scenarios, run_league  # noqa: E402
+from socius.policies.network import NetConfig, SociusNet  # noqa: E402
 
 R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 
@@ -67,6 +75,36 @@ def league_config(fitness: str, seed: int, generations: int, mains: int,
         "top_fraction: 0.25, care_step: 0.1, resample_prob: 0.2}", *overrides])
 
 
+def policy_figures(config, mains: dict[str, dict], exploiters: dict[str, dict],
+                   episodes: int = 32) -> dict[str, float]:
+    """The goal's two figures for the policies as they play, without training's exploration:
+    in the league's matches a share `rollout.explore_prob` of each learning seat's episodes is
+    played with uniformly random actions (they train the theory-of-mind head), and those count
+    in the per-generation figures. Here the final main agents and main exploiters (id ->
+    weights) play each other on the league's own scenarios (`evaluate` cross-play, `episodes`
+    per cell, every seat sampling from its policy): cooperation among mains is the mean over
+    (main, main) cells, itself included, of its share of cooperative actions; the exploiter's
+    reward per step is its total return over its steps against each main in the prisoner's
+    dilemma, averaged over mains."""
+    scenarios = league_scenarios(config)
+    seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
+    net_config = NetConfig(max_players=seats, core=config.core,
+                           tom_to_policy=config.tom_to_policy)
+    players = []
+    for member, state in sorted({**mains, **exploiters}.items()):
+        net = SociusNet(net_config)
+        net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+        players.append(Player(member, net=net.eval()))
+    suite = Suite("league", 0, tuple(scenarios), (), (), episodes, config.seed, "")
+    cells = evaluate(players, suite, partners=[], cross_play=True).cells
+    among = [c.cooperation for c in cells if c.agent in mains and np.isfinite(c.cooperation)
+             and (c.partners == "self" or c.partners.removeprefix("agent:") in mains)]
+    against = [c.focal_return / c.steps for c in cells if c.agent in exploiters
+               and c.family == "prisoners_dilemma" and c.partners.removeprefix("agent:") in mains]
+    return {"policy_cooperation": float(np.mean(among)) if among else float("nan"),
+            "policy_exploiter_reward": float(np.mean(against)) if against else float("nan")}
+
+
 def run_one(fitness: str, seed: int, generations: int, mains: int,
             overrides: list[str] = (), path: str | None = None) -> list[dict]:
     config = league_config(fitness, seed, generations, mains, overrides, path)
@@ -88,6 +126,12 @@ def run_one(fitness: str, seed: int, generations: int, mains: int,
         print(f"  {fitness:<8} seed {seed} generation {r['generation']:>2}: cooperation among "
               f"mains {r['cooperation']:.3f}, mean care {r['care']:.3f}, exploiter reward/step "
               f"vs mains {r['exploiter_reward']:.3f}", flush=True)
+        if state.generation == config.generations - 1:  # the final policies, as they play
+            r.update(policy_figures(config, {m.id: weights[m.id] for m in learners},
+                                    {m: weights[m] for m in exploiters}))
+            print(f"  {fitness:<8} seed {seed} final policies without exploration: cooperation "
+                  f"among mains {r['policy_cooperation']:.3f}, exploiter reward/step vs mains "
+                  f"{r['policy_exploiter_reward']:.3f}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         run_league(config, Path(tmp) / "run", log=lambda line: None, on_generation=measure)
@@ -152,22 +196,34 @@ def main() -> None:
               f"(seeds {', '.join(f'{x:.2f}' for x in coop)}); care {np.mean(care):.3f}; "
               f"exploiter reward/step {np.nanmean(expl):.3f} "
               f"(seeds {', '.join(f'{x:.2f}' for x in expl)})")
+        pcoop = [r["policy_cooperation"] for r in last]
+        pexpl = [r["policy_exploiter_reward"] for r in last]
+        print(f"  {'':<15} final policies without exploration: cooperation among mains "
+              f"{', '.join(f'{x:.2f}' for x in pcoop)}; exploiter reward/step "
+              f"{', '.join(f'{x:.2f}' for x in pexpl)}")
     if "welfare" in curves:
         last = [rows[-1] for rows in curves["welfare"]]
-        met_coop = all(r["cooperation"] > 0.8 for r in last)
-        met_expl = all(r["exploiter_reward"] <= R + 0.1 for r in last)
-        print(f"goals under welfare selection: cooperation > 0.8 "
-              f"{'met' if met_coop else 'NOT met'}; exploiter <= R + 0.1 "
-              f"{'met' if met_expl else 'NOT met'}")
+        verdicts = {}
+        for label, coop, expl in (("policies", "policy_cooperation", "policy_exploiter_reward"),
+                                  ("training matches", "cooperation", "exploiter_reward")):
+            met_coop = all(r[coop] > 0.8 for r in last)
+            met_expl = all(r[expl] <= R + 0.1 for r in last)
+            verdicts[label] = "met" if met_coop and met_expl else "not met"
+            print(f"goals under welfare selection ({label}): cooperation > 0.8 "
+                  f"{'met' if met_coop else 'NOT met'}; exploiter <= R + 0.1 "
+                  f"{'met' if met_expl else 'NOT met'}")
         if args.out:
             import json
 
             Path(args.out).write_text(json.dumps({
                 "config": args.config, "overrides": args.set,
                 "generations": args.generations,
-                "cooperation": [r["cooperation"] for r in last],
-                "exploiter_reward": [r["exploiter_reward"] for r in last],
-                "verdict": "met" if met_coop and met_expl else "not met"}, indent=1))
+                "cooperation": [r["policy_cooperation"] for r in last],
+                "exploiter_reward": [r["policy_exploiter_reward"] for r in last],
+                "training_cooperation": [r["cooperation"] for r in last],
+                "training_exploiter_reward": [r["exploiter_reward"] for r in last],
+                "verdict": verdicts["policies"],
+                "verdict_training_matches": verdicts["training matches"]}, indent=1))
     plot(curves, args.plot)
     print(f"plot: {args.plot}")
 

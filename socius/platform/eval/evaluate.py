@@ -51,6 +51,7 @@ class CellResult:
     team_switches: float  # team changes per episode
     coalition_stability: float  # share of steps after which the teams stayed as they were
     cooperation_late: float  # cooperation after the first LATE_FROM (3) moves (nan: none)
+    steps: float = float("nan")  # mean episode length (focal_return / steps: reward per step)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             if tom else float("nan"),
             "team_switches": float(played.team_changes[inst].mean()),
             "coalition_stability": float(1 - (played.team_changes[inst] / steps).mean()),
+            "steps": float(played.steps[inst].mean()) if inst.size else float("nan"),
             "episodes": int(inst.size)}
     refs_of: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
     for (focal, s, set_name), values in stats.items():
@@ -255,7 +257,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
             values["cooperation"], values["efficiency"], values["equality"],
             values["sustainability"], values["peace"], values["tom_accuracy"],
             values["team_switches"], values["coalition_stability"],
-            values["cooperation_late"]))
+            values["cooperation_late"], values["steps"]))
     summary = {a.name: _summary([r for r in results if r.agent == a.name]) for a in agents}
     cross = _cross_play(agents, suite, results) if any(
         r.partners.startswith("agent:") for r in results) else None
