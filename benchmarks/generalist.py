@@ -38,7 +38,7 @@ from intervals import ci95  # noqa: E402
 from socius.platform.config import load_config  # noqa: E402
 from socius.platform.eval.evaluate import evaluate  # noqa: E402
 from socius.platform.eval.play import Player  # noqa: E402
-from socius.platform.eval.suites import load_suite  # noqa: E402
+from socius.platform.eval.suites import ZOO, load_suite  # noqa: E402
 from socius.platform.registry import default_tracking_uri, eval_scores, pull  # noqa: E402
 from socius.platform.run.league import run_league  # noqa: E402
 from socius.platform.runfolder import RunFolder  # noqa: E402
@@ -230,8 +230,7 @@ def on_reciprocator_games(report, suite) -> dict[str, float]:
     references set the scale."""
     games = {s.id for s in suite.scenarios if make_partner("tit_for_tat").supports(s)}
     cells = [r for r in report.cells if r.scenario_id in games]
-    zoo = [r.normalised for r in cells if not r.partners.startswith(("learned:", "agent:"))
-           and r.partners != "self"]
+    zoo = [r.normalised for r in cells if r.partners in ZOO]  # as `evaluate` summarises
     learned = [r.normalised for r in cells if r.partners.startswith("learned:")]
     return {"heldout/normalised_zoo@reciprocator_games": finite_mean(zoo),
             "heldout/normalised_learned@reciprocator_games": finite_mean(learned)}
@@ -247,8 +246,6 @@ def zoo_baseline(dilemmas, heldout, champions: list[Player]) -> dict[str, dict[s
     goal 1's figures on `dilemmas`, goal 2's on `heldout` with the zoo and with the champions
     as learned partners. A strategy plays only the games it is defined for (those with a
     cooperative action), which are the cells the champions' zoo score is made of too."""
-    from socius.platform.eval.suites import ZOO
-
     agents = [Player(f"scripted:{z}", scripted=z) for z in ZOO]
     d = evaluate(agents, dilemmas, cross_play=False).summary
     h = evaluate(agents, heldout, learned=champions, cross_play=False).summary

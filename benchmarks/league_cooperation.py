@@ -50,8 +50,12 @@ from socius.platform.league.evolution import (  # noqa: E402
     reward_per_step_against,
 )
 from socius.platform.league.roles import Role  # noqa: E402
-from socius.platform.run.league import league_scenarios, run_league  # noqa: E402
-from socius.policies.network import NetConfig, SociusNet  # noqa: E402
+from socius.platform.run.league import (  # noqa: E402
+    league_net_config,
+    league_scenarios,
+    run_league,
+)
+from socius.policies.network import SociusNet  # noqa: E402
 
 R = 3.0  # mutual cooperation's payoff per step in the textbook PD
 
@@ -87,9 +91,7 @@ def policy_figures(config, mains: dict[str, dict], exploiters: dict[str, dict],
     reward per step is its total return over its steps against each main in the prisoner's
     dilemma, averaged over mains."""
     scenarios = league_scenarios(config)
-    seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
-    net_config = NetConfig(max_players=seats, core=config.core,
-                           tom_to_policy=config.tom_to_policy)
+    net_config = league_net_config(config, scenarios)
     players = []
     for member, state in sorted({**mains, **exploiters}.items()):
         net = SociusNet(net_config)

@@ -106,6 +106,15 @@ def league_scenarios(config: LeagueConfig) -> list[Scenario]:
     return classics + (sample(sc.also_sample) if sc.also_sample else [])
 
 
+def league_net_config(config: LeagueConfig, scenarios: list[Scenario] | None = None
+                      ) -> NetConfig:
+    """The network every member of the league has: seats for the largest of its scenarios
+    (`scenarios`, default the curriculum) or `scenarios.max_players`, whichever is more."""
+    scenarios = league_scenarios(config) if scenarios is None else scenarios
+    seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
+    return NetConfig(max_players=seats, core=config.core, tom_to_policy=config.tom_to_policy)
+
+
 def ppo_settings(config: LeagueConfig) -> PPOSettings:
     """The learners' PPO from the `ppo` section (a constant entropy bonus)."""
     ppo = config.ppo
@@ -264,9 +273,7 @@ class LeagueRun:
         self.config, self.folder, self.restarts, self.state = config, run, restarts, state
         rollout = config.rollout
         scenarios = league_scenarios(config)
-        seats = max(config.scenarios.max_players, *(s.n_players for s in scenarios))
-        self.net_config = NetConfig(max_players=seats, core=config.core,
-                                    tom_to_policy=config.tom_to_policy)
+        self.net_config = league_net_config(config, scenarios)
         start = _starting_weights(config.init_from, self.net_config) if config.init_from else None
         self.ppo = ppo_settings(config)
         self.learning = sorted(m.id for m in state.learners())
@@ -275,7 +282,7 @@ class LeagueRun:
         placement, cluster = config.placement, ray.cluster_resources()
         # before any actor waits for what cannot come
         place.check_feasible(placement, cluster, rollout.runners)
-        device = place.runner_device(placement, seats,
+        device = place.runner_device(placement, self.net_config.max_players,
                                      {g.family for s in scenarios for g in s.games})
         self.group = build_learner_group(
             self.net_config, self.ppo, total_steps=10**9, module_ids=tuple(self.learning),
