@@ -36,7 +36,7 @@ import torch  # noqa: E402
 from intervals import ci95  # noqa: E402
 
 from socius.platform.config import load_config  # noqa: E402
-from socius.platform.eval.evaluate import evaluate  # noqa: E402
+from socius.platform.eval.evaluate import evaluate, finite_mean  # noqa: E402
 from socius.platform.eval.play import Player  # noqa: E402
 from socius.platform.eval.suites import ZOO, load_suite  # noqa: E402
 from socius.platform.registry import default_tracking_uri, eval_scores, pull  # noqa: E402
@@ -118,11 +118,9 @@ def final_policy_figures(run: RunFolder) -> dict[str, float]:
     folder = run.path / "checkpoints"
     live = sorted(p.name for p in folder.iterdir() if "@" not in p.name)
 
-    def weights(member: str) -> dict[str, np.ndarray]:
-        return {k: v.numpy() for k, v in load_module(folder / member).state_dict().items()}
-
-    figures = policy_figures(config, {m: weights(m) for m in live if main_is(m)},
-                             {m: weights(m) for m in live if m.startswith("main_exploiter")})
+    figures = policy_figures(config, {m: load_module(folder / m).eval() for m in live if main_is(m)},
+                             {m: load_module(folder / m).eval() for m in live
+                              if m.startswith("main_exploiter")})
     return {f"selection/{k}": v for k, v in figures.items()}
 
 
@@ -234,11 +232,6 @@ def on_reciprocator_games(report, suite) -> dict[str, float]:
     learned = [r.normalised for r in cells if r.partners.startswith("learned:")]
     return {"heldout/normalised_zoo@reciprocator_games": finite_mean(zoo),
             "heldout/normalised_learned@reciprocator_games": finite_mean(learned)}
-
-
-def finite_mean(values: list[float]) -> float:
-    values = [v for v in values if np.isfinite(v)]
-    return float(np.mean(values)) if values else float("nan")
 
 
 def zoo_baseline(dilemmas, heldout, champions: list[Player]) -> dict[str, dict[str, float]]:

@@ -79,24 +79,19 @@ def league_config(fitness: str, seed: int, generations: int, mains: int,
         "top_fraction: 0.25, care_step: 0.1, resample_prob: 0.2}", *overrides])
 
 
-def policy_figures(config, mains: dict[str, dict], exploiters: dict[str, dict],
+def policy_figures(config, mains: dict[str, SociusNet], exploiters: dict[str, SociusNet],
                    episodes: int = 32) -> dict[str, float]:
     """The goal's two figures for the policies as they play, without training's exploration:
     in the league's matches a share `rollout.explore_prob` of each learning seat's episodes is
     played with uniformly random actions (they train the theory-of-mind head), and those count
     in the per-generation figures. Here the final main agents and main exploiters (id ->
-    weights) play each other on the league's own scenarios (`evaluate` cross-play, `episodes`
+    net) play each other on the league's own scenarios (`evaluate` cross-play, `episodes`
     per cell, every seat sampling from its policy): cooperation among mains is the mean over
     (main, main) cells, itself included, of its share of cooperative actions; the exploiter's
     reward per step is its total return over its steps against each main in the prisoner's
     dilemma, averaged over mains."""
     scenarios = league_scenarios(config)
-    net_config = league_net_config(config, scenarios)
-    players = []
-    for member, state in sorted({**mains, **exploiters}.items()):
-        net = SociusNet(net_config)
-        net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-        players.append(Player(member, net=net.eval()))
+    players = [Player(member, net=net) for member, net in sorted({**mains, **exploiters}.items())]
     suite = Suite("league", 0, tuple(scenarios), (), (), episodes, config.seed, "")
     cells = evaluate(players, suite, partners=[], cross_play=True).cells
     among = [c.cooperation for c in cells if c.agent in mains and np.isfinite(c.cooperation)
@@ -129,8 +124,11 @@ def run_one(fitness: str, seed: int, generations: int, mains: int,
               f"mains {r['cooperation']:.3f}, mean care {r['care']:.3f}, exploiter reward/step "
               f"vs mains {r['exploiter_reward']:.3f}", flush=True)
         if state.generation == config.generations - 1:  # the final policies, as they play
-            r.update(policy_figures(config, {m.id: weights[m.id] for m in learners},
-                                    {m: weights[m] for m in exploiters}))
+            net_config = league_net_config(config)
+            nets = {m: SociusNet.from_weights(net_config, weights[m])
+                    for m in [*(m.id for m in learners), *exploiters]}
+            r.update(policy_figures(config, {m.id: nets[m.id] for m in learners},
+                                    {m: nets[m] for m in exploiters}))
             print(f"  {fitness:<8} seed {seed} final policies without exploration: cooperation "
                   f"among mains {r['policy_cooperation']:.3f}, exploiter reward/step vs mains "
                   f"{r['policy_exploiter_reward']:.3f}", flush=True)

@@ -16,7 +16,9 @@ distributions, averaged over them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,6 +106,16 @@ class SociusNet(nn.Module):
         self.register_buffer("_event_bits", torch.arange(3), persistent=False)
         self.register_buffer("_action_ids", torch.arange(MAX_ACTIONS), persistent=False)
         self.register_buffer("_move_ids", torch.arange(cfg.team_moves), persistent=False)
+
+    @classmethod
+    def from_weights(cls, config: NetConfig, weights: Mapping[str, Any]) -> SociusNet:
+        """A net of `config` holding `weights` (name -> array or tensor), in eval mode."""
+        net = cls(config)
+        # numpy arrays are copied: weights from a remote learner arrive read-only, which
+        # torch would only warn about (load_state_dict copies into the parameters anyway)
+        net.load_state_dict({k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
+                             for k, v in weights.items()})
+        return net.eval()
 
     @property
     def recurrent(self) -> bool:

@@ -102,6 +102,29 @@ def test_round_trip_is_bit_identical_in_all_three_forms(tmp_path, core, tom_to_p
     assert torch.equal(values, want_flat["value"])
 
 
+def test_from_weights_rebuilds_the_net_from_read_only_arrays_without_sharing_them():
+    """Weights as a remote learner hands them over (read-only numpy arrays) or as tensors give
+    an eval-mode net with the same outputs; changing the rebuilt net leaves the arrays alone."""
+    torch.manual_seed(0)
+    config = NetConfig(max_players=4, history=4, embed=4, hidden=16, core="gru", core_size=16)
+    net = SociusNet(config).eval()
+    arrays = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    for array in arrays.values():
+        array.setflags(write=False)
+    tokens, rules = observations(config, count=8)
+    for weights in (arrays, net.state_dict()):
+        rebuilt = SociusNet.from_weights(config, weights)
+        assert not rebuilt.training
+        for key in ("action_logits", "value"):
+            assert torch.equal(outputs(rebuilt, tokens, rules)[key], outputs(net, tokens, rules)[key])
+    with torch.no_grad():
+        rebuilt.action_head.bias += 1.0
+    assert np.array_equal(arrays["action_head.bias"], net.state_dict()["action_head.bias"].numpy())
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        SociusNet.from_weights(NetConfig(max_players=4, history=4, embed=4, hidden=32,
+                                         core="gru", core_size=16), arrays)
+
+
 def test_with_tom_to_policy_the_policy_reads_the_theory_of_mind_head():
     """Changing the theory-of-mind head changes the actions of a net with `tom_to_policy`
     (the others' expected actions are an input of its heads) and no other net's."""

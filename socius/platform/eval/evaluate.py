@@ -268,7 +268,7 @@ def _report(agents: list[Player], suite: Suite, focal_seats: list[tuple[int, ...
 def _summary(rows: list[CellResult]) -> dict[str, float]:
     """An agent's figures over the suite: normalised score with the zoo and with learned
     partners, cooperation, conditional cooperation, social outcomes, theory of mind."""
-    mean = _finite_mean
+    mean = finite_mean
     rows = [r for r in rows if not r.partners.startswith("agent:")]  # cross-play apart
     zoo = [r for r in rows if r.partners in ZOO]
     learned = [r for r in rows if r.partners.startswith("learned:")]
@@ -309,7 +309,7 @@ def inputs_of(score: str, partners: list[str]) -> tuple[list[str], bool]:
     return list(partners), score == "normalised_zoo"
 
 
-def _finite_mean(values) -> float:
+def finite_mean(values) -> float:
     """The mean of the finite values (nan when there are none)."""
     values = [v for v in values if np.isfinite(v)]
     return float(np.mean(values)) if values else float("nan")
@@ -352,9 +352,9 @@ def table(report: EvalReport) -> str:
         by[(r.agent, r.partners)].append(r)
     for (agent, partners), rows in sorted(by.items()):
         lines.append(f"{agent[:35]:<36}{partners[:27]:<28}"
-                     f"{_finite_mean(r.focal_return for r in rows):>9.2f}"
-                     f"{_finite_mean(r.normalised for r in rows):>8.2f}"
-                     f"{_finite_mean(r.cooperation for r in rows):>8.2f}")
+                     f"{finite_mean(r.focal_return for r in rows):>9.2f}"
+                     f"{finite_mean(r.normalised for r in rows):>8.2f}"
+                     f"{finite_mean(r.cooperation for r in rows):>8.2f}")
     if report.cross_play:
         cp = report.cross_play
         lines += ["", f"cross-play: focal return of the row agent with every other seat the "

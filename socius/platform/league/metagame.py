@@ -61,8 +61,6 @@ def league_exploitability(state: LeagueState, weights: Mapping[str, Mapping[str,
     In a one-shot game the meta-game needs no sampling: member i's payoff against j is exactly
     p_i' A p_j from their action distributions, so the mixture is not at the mercy of noisy
     win-rate estimates (the matchmaker, which must work in any game, uses those)."""
-    import torch
-
     from socius.envs import FAMILIES
     from socius.policies.evaluate import first_step_action_probs
     from socius.policies.network import SociusNet
@@ -75,9 +73,8 @@ def league_exploitability(state: LeagueState, weights: Mapping[str, Mapping[str,
     members = [m for m in state.members if m in weights]
     probs = {}
     for member in members:
-        net = SociusNet(net_config)
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights[member].items()})
-        probs[member] = first_step_action_probs(net.eval(), scenario)
+        net = SociusNet.from_weights(net_config, weights[member])
+        probs[member] = first_step_action_probs(net, scenario)
     payoff = family.pair_matrix(game.param_dict)[0, 1]
     stacked = np.stack([probs[m] for m in members])
     meta = stacked @ payoff @ stacked.T

@@ -515,9 +515,7 @@ class LeagueRun:
         cfg = self.config.eval
         players = []
         for member_id, state in sorted(members.items()):
-            net = SociusNet(self.net_config)
-            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-            players.append(Player(member_id, net=net.eval()))
+            players.append(Player(member_id, net=SociusNet.from_weights(self.net_config, state)))
         if partners is None:
             partners = list(cfg.partners) if cfg.partners else None
         return evaluate(players, suite, partners=partners, cross_play=False,
@@ -597,9 +595,7 @@ class LeagueRun:
 
     def _save(self, member_id: str, weights: dict[str, np.ndarray], name: str,
               state: LeagueState, parent: str | None = None) -> None:
-        net = SociusNet(self.net_config)
-        # torch.tensor copies: weights from a remote learner arrive as read-only arrays
-        net.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
+        net = SociusNet.from_weights(self.net_config, weights)
         member = state.members[member_id]
         lineage = {"member": name, "role": member.role.value, "population": member.population,
                    "generation": state.generation}

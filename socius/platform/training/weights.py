@@ -50,9 +50,7 @@ class WeightPool:
             self._nets.move_to_end(handle.digest)
             return self._nets[handle.digest]
         state = self._fetch(handle.source)
-        net = SociusNet(self.config)
-        net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
-        net.to(self.device).eval()
+        net = SociusNet.from_weights(self.config, state).to(self.device)
         self.fetches += 1
         self._nets[handle.digest] = net
         while len(self._nets) > self.capacity:
