@@ -112,14 +112,17 @@ def test_from_weights_rebuilds_the_net_from_read_only_arrays_without_sharing_the
     for array in arrays.values():
         array.setflags(write=False)
     tokens, rules = observations(config, count=8)
+    bias = net.action_head.bias.detach().clone()
     for weights in (arrays, net.state_dict()):
         rebuilt = SociusNet.from_weights(config, weights)
         assert not rebuilt.training
         for key in ("action_logits", "value"):
             assert torch.equal(outputs(rebuilt, tokens, rules)[key], outputs(net, tokens, rules)[key])
-    with torch.no_grad():
-        rebuilt.action_head.bias += 1.0
-    assert np.array_equal(arrays["action_head.bias"], net.state_dict()["action_head.bias"].numpy())
+        with torch.no_grad():
+            rebuilt.action_head.bias += 1.0
+        # neither the arrays nor the source net's tensors are shared with the rebuilt net
+        assert np.array_equal(arrays["action_head.bias"], bias.numpy())
+        assert torch.equal(net.action_head.bias, bias)
     with pytest.raises(RuntimeError, match="size mismatch"):
         SociusNet.from_weights(NetConfig(max_players=4, history=4, embed=4, hidden=32,
                                          core="gru", core_size=16), arrays)
